@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# khup top-level build. 'make help' lists the targets.
+#
+# Set-up targets (deps, kernel, criu) need root on Debian 12; they are
+# idempotent and cached in $(KHUP_CACHE), so repeating them is cheap.
+
+KHUP_CACHE ?= /var/cache/khup
+export KHUP_CACHE
+
+BUILD   := $(CURDIR)/build
+KERNELS := 7.2 7.3
+VMFLAGS ?=
+
+.PHONY: all help deps kernel criu modules progs unit vmtest test demo clean
+
+# Userspace parts. Every component directory is built when it has a Makefile,
+# so this stays safe while parts of the tree are still empty.
+all: progs
+
+help:
+	@echo 'make            build the userspace parts'
+	@echo 'make deps       install Debian packages; fetch kernel/CRIU sources (root)'
+	@echo 'make kernel     build the 7.2 and 7.3 test kernels (cached)'
+	@echo 'make criu       build patched CRIU (cached)'
+	@echo 'make modules    build khup.ko for each test kernel'
+	@echo 'make unit       run the host unit tests'
+	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
+	@echo 'make test       all of the above: set-up, unit tests, VM tests'
+	@echo 'make demo       set-up, then the end-to-end demo in a VM'
+
+deps:
+	scripts/deps
+
+kernel: deps
+	@for k in $(KERNELS); do scripts/build-kernel $$k >/dev/null || exit 1; done
+
+criu: deps
+	scripts/build-criu >/dev/null
+
+# khup.ko, once per test kernel, into build/modules/<uname -r>/.
+modules: kernel
+	@if [ -f kernel/Makefile ]; then \
+		for k in $(KERNELS); do \
+			d=$$(scripts/build-kernel --path $$k) || exit 1; \
+			$(MAKE) -C kernel KDIR=$$d/build \
+				KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
+		done; \
+	fi
+
+progs:
+	@if [ -f tests/vm/progs/Makefile ]; then \
+		$(MAKE) -C tests/vm/progs O=$(BUILD)/progs || exit 1; \
+	fi
+
+unit:
+	@if [ -f tests/unit/Makefile ]; then \
+		$(MAKE) -C tests/unit O=$(BUILD)/unit run || exit 1; \
+	else \
+		echo 'no host unit tests yet'; \
+	fi
+
+vmtest: kernel criu modules progs
+	tests/vm/run $(VMFLAGS)
+
+# Unit tests first (seconds), then the VM tests (minutes); both always run so
+# one failure does not hide another, and the exit status reports either.
+test: kernel criu modules progs
+	@rc=0; \
+	$(MAKE) --no-print-directory unit || rc=1; \
+	tests/vm/run $(VMFLAGS) || rc=1; \
+	exit $$rc
+
+demo: kernel criu modules progs
+	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh
+
+clean:
+	rm -rf $(BUILD)

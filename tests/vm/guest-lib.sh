@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Assertion helpers for VM tests, sourced by tests/vm/init inside the guest.
+# Every assertion is appended to $OUT/results (in the host's output share, so
+# it survives kexec and guest crashes) and echoed to the serial console. The
+# host reads $OUT/results after the VM exits; it never trusts the console.
+
+# pass DESCRIPTION
+pass() {
+	_record "ok - stage$STAGE: $1"
+}
+
+# fail DESCRIPTION [REASON]
+fail() {
+	_record "not ok - stage$STAGE: $1${2:+ # $2}"
+}
+
+# check DESCRIPTION CMD [ARG...]: passes iff CMD exits 0. CMD's output goes
+# to the console and the stage log, where a failure can be read in context.
+check() {
+	local desc=$1 rc=0 out
+	shift
+	out=$("$@" 2>&1) || rc=$?
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/#   /'
+	if [ "$rc" -eq 0 ]; then
+		pass "$desc"
+	else
+		fail "$desc" "'$*' exited $rc: $(printf '%s' "$out" | tail -n 2 | tr '\n' ' ' | cut -c1-200)"
+	fi
+}
+
+# check_eq DESCRIPTION ACTUAL EXPECTED
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "got '$2', expected '$3'"
+	fi
+}
+
+# check_ne DESCRIPTION ACTUAL UNEXPECTED
+check_ne() {
+	if [ "$2" != "$3" ]; then
+		pass "$1"
+	else
+		fail "$1" "got '$2', which it must not be"
+	fi
+}
+
+# note TEXT: a diagnostic line, not an assertion.
+note() {
+	printf '# %s\n' "$*"
+}
+
+# Number of assertions that failed so far, across all stages.
+failures() {
+	grep -c '^not ok' "$OUT/results" 2>/dev/null || true
+}
+
+_record() {
+	printf '%s\n' "$1" >>"$OUT/results"
+	printf '%s\n' "$1"
+}
