@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Extent table: the little-endian, fixed-layout record of one task's pinned
+ * pages that travels to the next kernel in preserved memory.
+ *
+ *   0  le32 magic (KHUP_TABLE_MAGIC)     4 le16 version   6 le16 hdr_size
+ *   8  le16 ext_size  10 u8 page_shift  11 u8 reserved   12 le32 pid
+ *  16  le64 nr_extents                  24 le64 nr_pages
+ *  32  le64 bitmap_off                  40 le64 total_size
+ *  48  le32 table_crc (header with both crc fields zero + extents)
+ *  52  le32 bitmap_crc                  56 le64 reserved
+ *  64  extents: le64 va, le64 pfn, le32 nr, u8 order, u8 flags, le16 0
+ *      bitmap: bit i (byte i / 8, bit i % 8) set = page i still held
+ *
+ * Like fdt.c this compiles in the kernel and in the host unit tests.
+ */
+#ifndef KHUP_FORMAT_H
+#define KHUP_FORMAT_H
+
+#include <linux/types.h>
+
+#define KHUP_TBL_HDR_SIZE	64
+#define KHUP_TBL_EXT_SIZE	24
+#define KHUP_TBL_MAX_ORDER	20
+#define KHUP_EXT_F_ZERO		0x01	/* == KHUP_EXTENT_ZERO */
+
+/* In-memory extent; @first is the page index of the extent's first page. */
+struct khup_ext {
+	u64 va;
+	u64 pfn;
+	u64 first;
+	u32 nr;
+	u8 order;
+	u8 flags;
+};
+
+struct khup_tbl_info {
+	u32 pid;
+	u32 page_shift;
+	u64 nr_extents;
+	u64 nr_pages;
+	u64 bitmap_off;
+	u64 total_size;
+};
+
+u32 khup_crc32(u32 crc, const void *buf, size_t len);
+int khup_tbl_size(u64 nr_extents, u64 nr_pages, u64 *size);
+void khup_tbl_encode(void *buf, u32 pid, u32 page_shift,
+		     const struct khup_ext *ext, u64 nr_extents, u64 nr_pages,
+		     const u8 *present);
+int khup_tbl_decode(const void *buf, u64 size, u32 page_shift,
+		    struct khup_tbl_info *info, const char **why);
+void khup_tbl_get_ext(const void *buf, u64 i, struct khup_ext *e);
+const u8 *khup_tbl_bitmap(const void *buf);
+void khup_tbl_clear_page(void *buf, u64 page);
+void khup_tbl_update_bitmap_crc(void *buf);
+
+static inline bool khup_bit_test(const u8 *map, u64 i)
+{
+	return map[i / 8] & (1U << (i % 8));
+}
+
+static inline void khup_bit_set(u8 *map, u64 i)
+{
+	map[i / 8] |= 1U << (i % 8);
+}
+
+static inline void khup_bit_clear(u8 *map, u64 i)
+{
+	map[i / 8] &= ~(1U << (i % 8));
+}
+
+#endif /* KHUP_FORMAT_H */
