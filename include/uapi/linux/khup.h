@@ -278,14 +278,14 @@ struct khup_restore_self {
 };
 
 /**
- * struct khup_task - one entry of KHUP_IOC_TASKS output
+ * struct khup_task_info - one entry of KHUP_IOC_TASKS output
  * @pid:	pid (thread group id) recorded at pin time.
  * @reserved:	0.
  * @nr_pages:	size of the task's offset space in pages.
  * @nr_extents:	number of extents.
  * @comm:	task comm at pin time.
  */
-struct khup_task {
+struct khup_task_info {
 	__s32		pid;
 	__u32		reserved;
 	__aligned_u64	nr_pages;
@@ -298,7 +298,7 @@ struct khup_task {
  * @size:	Input; sizeof(struct khup_tasks).
  * @count:	Input: capacity of @tasks; Output: number of tasks in the image.
  * @id:		Input; image id.
- * @tasks:	Input; user pointer to an array of struct khup_task.
+ * @tasks:	Input; user pointer to an array of struct khup_task_info.
  */
 struct khup_tasks {
 	__u32		size;

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Images, their tasks' offset spaces, and the folio table.
+ *
+ * All functions here are called with khup_lock held.
+ */
+#include <linux/cred.h>
+#include <linux/capability.h>
+#include <linux/kexec_handover.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/utsname.h>
+#include <linux/xarray.h>
+
+#include "internal.h"
+
+DEFINE_MUTEX(khup_lock);
+LIST_HEAD(khup_images);
+struct khup_stats khup_stats;
+
+/* Head pfn -> struct khup_folio for every folio holding a held page. */
+static DEFINE_XARRAY(khup_folios);
+static u64 khup_last_id;
+static int khup_nr_images;
+
+u64 khup_next_id(void)
+{
+	return ++khup_last_id;
+}
+
+/* Ids that came over a kexec must never be handed out again. */
+void khup_note_id(u64 id)
+{
+	if (id > khup_last_id)
+		khup_last_id = id;
+}
+
+int khup_images_count(void)
+{
+	return khup_nr_images;
+}
+
+struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id)
+{
+	struct khup_image *img;
+
+	if (khup_nr_images >= KHUP_MAX_IMAGES)
+		return ERR_PTR(-ENOSPC);
+	if (khup_image_find_name(name))
+		return ERR_PTR(-EEXIST);
+	img = kzalloc(sizeof(*img), GFP_KERNEL);
+	if (!img)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&img->ref);
+	INIT_LIST_HEAD(&img->tasks);
+	strscpy(img->name, name, sizeof(img->name));
+	img->owner = owner;
+	img->id = id;
+	img->state = KHUP_STATE_OPEN;
+	img->created_ns = ktime_get_real_ns();
+	strscpy(img->release, utsname()->release, sizeof(img->release));
+	list_add_tail(&img->node, &khup_images);
+	/*
+	 * Held images pin the module: its exit cannot fail, and unloading
+	 * would strand pinned or preserved pages. rmmod gets EBUSY.
+	 */
+	if (!khup_nr_images++)
+		__module_get(THIS_MODULE);
+	return img;
+}
+
+struct khup_image *khup_image_find(u64 id)
+{
+	struct khup_image *img;
+
+	list_for_each_entry(img, &khup_images, node)
+		if (img->id == id)
+			return img;
+	return NULL;
+}
+
+struct khup_image *khup_image_find_name(const char *name)
+{
+	struct khup_image *img;
+
+	list_for_each_entry(img, &khup_images, node)
+		if (!strcmp(img->name, name))
+			return img;
+	return NULL;
+}
+
+static void khup_image_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct khup_image, ref));
+}
+
+void khup_image_put(struct khup_image *img)
+{
+	kref_put(&img->ref, khup_image_free);
+}
+
+bool khup_image_may_access(const struct khup_image *img)
+{
+	return uid_eq(img->owner, current_euid()) || capable(CAP_SYS_ADMIN);
+}
+
+u64 khup_image_pages(const struct khup_image *img)
+{
+	const struct khup_task *t;
+	u64 n = 0;
+
+	list_for_each_entry(t, &img->tasks, node)
+		n += t->held;
+	return n;
+}
+
+struct khup_task *khup_task_find(struct khup_image *img, pid_t pid)
+{
+	struct khup_task *t;
+
+	list_for_each_entry(t, &img->tasks, node)
+		if (t->pid == pid)
+			return t;
+	return NULL;
+}
+
+struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
+				const char *comm)
+{
+	struct khup_task *t;
+
+	if (img->nr_tasks >= KHUP_MAX_TASKS)
+		return ERR_PTR(-ENOSPC);
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return ERR_PTR(-ENOMEM);
+	t->pid = pid;
+	strscpy(t->comm, comm, sizeof(t->comm));
+	list_add_tail(&t->node, &img->tasks);
+	img->nr_tasks++;
+	return t;
+}
+
+/* Drops every held page, the published table and the task itself. */
+void khup_task_free(struct khup_image *img, struct khup_task *t)
+{
+	u64 i;
+
+	for (i = 0; i < t->nr_pages; i++)
+		khup_task_drop_page(img, t, i);
+	if (t->tbl)
+		kho_unpreserve_free(t->tbl);
+	list_del(&t->node);
+	img->nr_tasks--;
+	kvfree(t->ext);
+	kvfree(t->present);
+	kfree(t);
+}
+
+/* Grows the bitmap so @more_pages more pages fit; nothing else changes. */
+int khup_task_reserve(struct khup_task *t, u64 more_pages)
+{
+	u64 need, cap;
+	u8 *map;
+
+	if (more_pages > U32_MAX || t->nr_pages + more_pages > U32_MAX)
+		return -ENOSPC;
+	need = t->nr_pages + more_pages;
+	if (need <= t->cap_pages)
+		return 0;
+	cap = max3(need, t->cap_pages * 2, 512ULL);
+	cap = min_t(u64, round_up(cap, 64), (u64)U32_MAX + 1);
+	map = kvrealloc(t->present, cap / 8, GFP_KERNEL | __GFP_ZERO);
+	if (!map)
+		return -ENOMEM;
+	/* kvrealloc() zeroes only when it has to copy; be explicit. */
+	memset(map + t->cap_pages / 8, 0, (cap - t->cap_pages) / 8);
+	t->present = map;
+	t->cap_pages = cap;
+	return 0;
+}
+
+static struct khup_folio *khup_folio_lookup(struct folio *folio)
+{
+	return xa_load(&khup_folios, folio_pfn(folio));
+}
+
+struct khup_folio *khup_folio_find_pfn(unsigned long pfn)
+{
+	return xa_load(&khup_folios, pfn);
+}
+
+/* Records a folio restored after kexec; the table now owns its reference. */
+int khup_folio_adopt(struct folio *folio, struct khup_folio **kfp)
+{
+	struct khup_folio *kf;
+	int err;
+
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	if (!kf)
+		return -ENOMEM;
+	kf->folio = folio;
+	kf->owned = true;
+	err = xa_err(xa_store(&khup_folios, folio_pfn(folio), kf, GFP_KERNEL));
+	if (err) {
+		kfree(kf);
+		return err;
+	}
+	*kfp = kf;
+	return 0;
+}
+
+/*
+ * Appends @page at the end of the task's offset space. The caller has
+ * reserved the bitmap; on error nothing changed and the caller still owns
+ * its pin (or folio reference).
+ */
+int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
+		       bool owned)
+{
+	bool zero = is_zero_page(page);
+	u64 pfn = zero ? 0 : page_to_pfn(page);
+	u8 order = zero ? 0 : folio_order(page_folio(page));
+	u8 flags = zero ? KHUP_EXT_F_ZERO : 0;
+	struct khup_ext *last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
+	struct khup_folio *kf = NULL;
+	bool extend;
+	int err;
+
+	if (WARN_ON_ONCE(t->nr_pages >= t->cap_pages))
+		return -ENOMEM;
+	extend = last && last->flags == flags && last->order == order &&
+		 last->nr < U32_MAX &&
+		 last->va + ((u64)last->nr << PAGE_SHIFT) == va &&
+		 (zero || last->pfn + last->nr == pfn);
+	if (!extend && t->nr_ext == t->cap_ext) {
+		u64 cap = max(t->cap_ext * 2, 64ULL);
+		struct khup_ext *ext;
+
+		ext = kvrealloc(t->ext, array_size(cap, sizeof(*ext)),
+				GFP_KERNEL);
+		if (!ext)
+			return -ENOMEM;
+		t->ext = ext;
+		t->cap_ext = cap;
+		last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
+	}
+	if (!zero) {
+		struct folio *folio = page_folio(page);
+
+		kf = khup_folio_lookup(folio);
+		if (!kf) {
+			kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+			if (!kf)
+				return -ENOMEM;
+			kf->folio = folio;
+			kf->owned = owned;
+			err = xa_err(xa_store(&khup_folios, folio_pfn(folio),
+					      kf, GFP_KERNEL));
+			if (err) {
+				kfree(kf);
+				return err;
+			}
+		}
+		kf->refs++;
+	}
+
+	if (extend) {
+		last->nr++;
+	} else {
+		struct khup_ext *e = &t->ext[t->nr_ext++];
+
+		e->va = va;
+		e->pfn = pfn;
+		e->first = t->nr_pages;
+		e->nr = 1;
+		e->order = order;
+		e->flags = flags;
+	}
+	khup_bit_set(t->present, t->nr_pages);
+	t->nr_pages++;
+	t->held++;
+	return 0;
+}
+
+/* The extent holding page @idx of the offset space (binary search). */
+struct khup_ext *khup_task_ext_of(struct khup_task *t, u64 idx)
+{
+	u64 lo = 0, hi = t->nr_ext;
+
+	while (lo < hi) {
+		u64 mid = lo + (hi - lo) / 2;
+		struct khup_ext *e = &t->ext[mid];
+
+		if (idx < e->first)
+			hi = mid;
+		else if (idx >= e->first + e->nr)
+			lo = mid + 1;
+		else
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Stops holding page @idx: withdraws its folio from KHO when this was the
+ * last sealed reference, then unpins it (before kexec) or frees the folio
+ * when no image holds any of its pages (after kexec). The published
+ * table's bitmap is updated; the caller refreshes its CRC.
+ */
+void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
+			 u64 idx)
+{
+	struct khup_ext *e;
+	struct khup_folio *kf;
+	struct folio *folio;
+	struct page *page;
+
+	if (idx >= t->nr_pages || !khup_bit_test(t->present, idx))
+		return;
+	e = khup_task_ext_of(t, idx);
+	khup_bit_clear(t->present, idx);
+	t->held--;
+	if (t->tbl)
+		khup_tbl_clear_page(t->tbl, idx);
+	atomic64_inc(&khup_stats.freed);
+	if (WARN_ON_ONCE(!e) || (e->flags & KHUP_EXT_F_ZERO))
+		return;
+
+	page = pfn_to_page(e->pfn + (idx - e->first));
+	folio = page_folio(page);
+	kf = khup_folio_lookup(folio);
+	if (WARN_ON_ONCE(!kf))
+		return;
+	if (img->sealed)
+		khup_folio_unseal(folio);
+	kf->refs--;
+	if (!kf->owned)
+		unpin_user_page(page);
+	if (!kf->refs) {
+		xa_erase(&khup_folios, folio_pfn(folio));
+		if (kf->owned)
+			folio_put(folio);
+		kfree(kf);
+	}
+}
+
+/* Undoes a failed pin call: drops pages from @nr_pages on, restores extents. */
+void khup_task_truncate(struct khup_image *img, struct khup_task *t,
+			u64 nr_pages, u64 nr_ext, u32 last_nr)
+{
+	u64 i;
+
+	for (i = nr_pages; i < t->nr_pages; i++) {
+		khup_task_drop_page(img, t, i);
+		atomic64_dec(&khup_stats.freed);
+		atomic64_dec(&khup_stats.pinned);
+	}
+	t->nr_pages = nr_pages;
+	t->nr_ext = nr_ext;
+	if (nr_ext)
+		t->ext[nr_ext - 1].nr = last_nr;
+}
+
+/* One more sealed page in @folio: preserve it with KHO on the first. */
+int khup_folio_seal(struct folio *folio)
+{
+	struct khup_folio *kf = khup_folio_lookup(folio);
+	int err;
+
+	if (WARN_ON_ONCE(!kf))
+		return -EINVAL;
+	if (kf->sealed_refs++)
+		return 0;
+	err = kho_preserve_folio(folio);
+	if (err) {
+		kf->sealed_refs--;
+		return err;
+	}
+	atomic64_add(folio_nr_pages(folio), &khup_stats.preserved);
+	return 0;
+}
+
+void khup_folio_unseal(struct folio *folio)
+{
+	struct khup_folio *kf = khup_folio_lookup(folio);
+
+	if (WARN_ON_ONCE(!kf || !kf->sealed_refs))
+		return;
+	if (!--kf->sealed_refs) {
+		kho_unpreserve_folio(folio);
+		atomic64_sub(folio_nr_pages(folio), &khup_stats.preserved);
+	}
+}
+
+/*
+ * Drops every page and table of @img and forgets it. The caller
+ * republishes the KHO node afterwards.
+ */
+void khup_image_release(struct khup_image *img)
+{
+	struct khup_task *t, *tmp;
+
+	list_for_each_entry_safe(t, tmp, &img->tasks, node)
+		khup_task_free(img, t);
+	img->sealed = false;
+	img->dead = true;
+	list_del(&img->node);
+	if (!--khup_nr_images)
+		module_put(THIS_MODULE);
+	khup_image_put(img);
+}

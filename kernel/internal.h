@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * khup internal interfaces shared by the module's files.
+ *
+ * Locking: one mutex, khup_lock, serialises every change to images, tasks,
+ * the folio table and the KHO node. The operations are rare (checkpoint,
+ * kexec, restore) and long, so a single lock keeps the invariants simple:
+ *
+ *  - a page is "held" by an image while its bit in task->present is set;
+ *    before kexec a held page carries one FOLL_PIN pin, after kexec its
+ *    folio is owned (restored) by the module;
+ *  - khup_folios maps a folio's head pfn to its khup_folio; refs counts
+ *    held pages in any image, sealed_refs held pages in sealed images;
+ *  - a folio is KHO-preserved exactly while sealed_refs > 0, so every
+ *    preserved folio appears in a published extent table and nothing the
+ *    next kernel restores was freed here.
+ */
+#ifndef KHUP_INTERNAL_H
+#define KHUP_INTERNAL_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/khup.h>
+
+#include "format.h"
+
+struct folio;
+
+struct khup_task {
+	struct list_head node;
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+	struct khup_ext *ext;	/* ordered by offset */
+	u64 nr_ext;
+	u64 cap_ext;
+	u64 nr_pages;		/* size of the offset space */
+	u8 *present;		/* one bit per page, see format.h */
+	u64 cap_pages;
+	u64 held;		/* bits set in present */
+	void *tbl;		/* published extent table, preserved */
+	u64 tbl_size;
+};
+
+struct khup_image {
+	struct list_head node;
+	struct kref ref;	/* the image list and every read-back fd */
+	u64 id;
+	char name[KHUP_NAME_LEN];
+	kuid_t owner;
+	u32 state;		/* enum khup_image_state */
+	bool dead;		/* released; only fds still refer to it */
+	bool sealed;		/* folios preserved, tables published */
+	u64 created_ns;
+	u64 kexec_count;
+	char release[KHUP_RELEASE_LEN];
+	struct list_head tasks;
+	u32 nr_tasks;
+};
+
+struct khup_folio {
+	struct folio *folio;
+	u64 refs;
+	u64 sealed_refs;
+	bool owned;		/* restored after kexec: we hold its reference */
+};
+
+struct khup_stats {
+	atomic64_t pinned;
+	atomic64_t preserved;
+	atomic64_t restored;
+	atomic64_t freed;
+	atomic64_t cma_migrated;
+	atomic64_t pin_ns;
+	atomic64_t seal_ns;
+	atomic64_t restore_ns;
+};
+
+extern struct mutex khup_lock;
+extern struct list_head khup_images;
+extern struct khup_stats khup_stats;
+extern bool khup_debug_corrupt;
+
+/* image.c */
+struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id);
+struct khup_image *khup_image_find(u64 id);
+struct khup_image *khup_image_find_name(const char *name);
+void khup_image_put(struct khup_image *img);
+void khup_image_release(struct khup_image *img);
+bool khup_image_may_access(const struct khup_image *img);
+struct khup_task *khup_task_find(struct khup_image *img, pid_t pid);
+struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
+				const char *comm);
+void khup_task_free(struct khup_image *img, struct khup_task *t);
+int khup_task_reserve(struct khup_task *t, u64 more_pages);
+int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
+		       bool owned);
+struct khup_ext *khup_task_ext_of(struct khup_task *t, u64 idx);
+void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
+			 u64 idx);
+void khup_task_truncate(struct khup_image *img, struct khup_task *t,
+			u64 nr_pages, u64 nr_ext, u32 last_nr);
+struct khup_folio *khup_folio_find_pfn(unsigned long pfn);
+int khup_folio_adopt(struct folio *folio, struct khup_folio **kfp);
+int khup_folio_seal(struct folio *folio);
+void khup_folio_unseal(struct folio *folio);
+u64 khup_image_pages(const struct khup_image *img);
+u64 khup_next_id(void);
+void khup_note_id(u64 id);
+int khup_images_count(void);
+
+/* main.c */
+long khup_release_locked(u64 id);
+
+/* pin.c */
+long khup_ioctl_pin(struct khup_pin *arg);
+
+/* readback.c */
+long khup_ioctl_open_pages(struct khup_open_pages *arg);
+long khup_ioctl_restore_self(struct khup_restore_self *arg);
+
+/* kho.c */
+int khup_seal(struct khup_image *img);
+void khup_unseal(struct khup_image *img);
+int khup_publish(void);
+void khup_restore_all(void);
+void khup_kho_exit(void);
+
+/* netlink.c */
+int khup_netlink_init(void);
+void khup_netlink_exit(void);
+void khup_notify(struct khup_image *img, u32 event);
+
+#endif /* KHUP_INTERNAL_H */

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Handover: preserving sealed images with KHO, publishing the "khup" node,
+ * and taking everything back at module load after kexec.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/err.h>
+#include <linux/io.h>
+#include <linux/kexec_handover.h>
+#include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+
+#include "fdt.h"
+#include "internal.h"
+#include "trace.h"
+
+/* The FDT currently registered with kho_add_subtree(), or NULL. */
+static void *khup_blob;
+
+typedef int (*khup_folio_fn)(struct folio *folio);
+
+/*
+ * Calls @fn on the folio of each held page of @img, in offset order, at
+ * most @limit times. Returns how many calls succeeded; *@err gets the
+ * first failure.
+ */
+static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
+			  int *err)
+{
+	struct khup_task *t;
+	u64 done = 0, i;
+	u32 j;
+
+	*err = 0;
+	list_for_each_entry(t, &img->tasks, node) {
+		for (i = 0; i < t->nr_ext; i++) {
+			struct khup_ext *e = &t->ext[i];
+
+			if (e->flags & KHUP_EXT_F_ZERO)
+				continue;
+			for (j = 0; j < e->nr; j++) {
+				if (!khup_bit_test(t->present, e->first + j))
+					continue;
+				if (done == limit)
+					return done;
+				*err = fn(page_folio(pfn_to_page(e->pfn + j)));
+				if (*err)
+					return done;
+				done++;
+			}
+		}
+	}
+	return done;
+}
+
+static int khup_unseal_one(struct folio *folio)
+{
+	khup_folio_unseal(folio);
+	return 0;
+}
+
+static int khup_write_table(struct khup_task *t)
+{
+	u64 size;
+	void *tbl;
+	int err;
+
+	err = khup_tbl_size(t->nr_ext, t->nr_pages, &size);
+	if (err)
+		return err;
+	tbl = kho_alloc_preserve(size);
+	if (IS_ERR(tbl))
+		return PTR_ERR(tbl) == -E2BIG ? -ENOSPC : PTR_ERR(tbl);
+	khup_tbl_encode(tbl, t->pid, PAGE_SHIFT, t->ext, t->nr_ext,
+			t->nr_pages, t->present);
+	if (khup_debug_corrupt && t->nr_ext) {
+		/* Debug only: make the next kernel's checksum check fail. */
+		((u8 *)tbl)[KHUP_TBL_HDR_SIZE + 8] ^= 1;
+		pr_warn("debug_corrupt: corrupted extent table of task %d\n",
+			t->pid);
+	}
+	t->tbl = tbl;
+	t->tbl_size = size;
+	return 0;
+}
+
+static void khup_free_tables(struct khup_image *img)
+{
+	struct khup_task *t;
+
+	list_for_each_entry(t, &img->tasks, node) {
+		if (t->tbl)
+			kho_unpreserve_free(t->tbl);
+		t->tbl = NULL;
+		t->tbl_size = 0;
+	}
+}
+
+/*
+ * Preserves every held folio of @img and writes its extent tables. On
+ * error nothing stays preserved. The caller publishes.
+ */
+int khup_seal(struct khup_image *img)
+{
+	u64 start = ktime_get_ns(), done;
+	struct khup_task *t;
+	int err;
+
+	if (!kho_is_enabled())
+		return -ENODEV;
+	if (img->sealed)
+		return 0;
+	done = khup_walk_held(img, khup_folio_seal, U64_MAX, &err);
+	if (err) {
+		khup_walk_held(img, khup_unseal_one, done, &err);
+		return err;
+	}
+	img->sealed = true;
+	list_for_each_entry(t, &img->tasks, node) {
+		err = khup_write_table(t);
+		if (err) {
+			khup_unseal(img);
+			return err;
+		}
+	}
+	trace_khup_seal(img->id, img->nr_tasks, khup_image_pages(img));
+	atomic64_add(ktime_get_ns() - start, &khup_stats.seal_ns);
+	return 0;
+}
+
+void khup_unseal(struct khup_image *img)
+{
+	int err;
+
+	if (!img->sealed)
+		return;
+	khup_walk_held(img, khup_unseal_one, U64_MAX, &err);
+	khup_free_tables(img);
+	img->sealed = false;
+}
+
+static void khup_write_fdt(struct khup_fdtw *w)
+{
+	struct khup_image *img;
+	struct khup_task *t;
+	char node[32];
+	u32 n = 0;
+
+	list_for_each_entry(img, &khup_images, node)
+		n += img->sealed;
+	khup_fdtw_begin_node(w, "");
+	khup_fdtw_prop_str(w, "compatible", KHUP_COMPATIBLE);
+	khup_fdtw_prop_u32(w, "khup,nr-images", n);
+	list_for_each_entry(img, &khup_images, node) {
+		if (!img->sealed)
+			continue;
+		snprintf(node, sizeof(node), "image-%llx", img->id);
+		khup_fdtw_begin_node(w, node);
+		khup_fdtw_prop_u64(w, "id", img->id);
+		khup_fdtw_prop_str(w, "image-name", img->name);
+		khup_fdtw_prop_u32(w, "owner-uid",
+				   from_kuid(&init_user_ns, img->owner));
+		khup_fdtw_prop_u64(w, "created-ns", img->created_ns);
+		khup_fdtw_prop_str(w, "release", img->release);
+		khup_fdtw_prop_u64(w, "kexec-count", img->kexec_count);
+		list_for_each_entry(t, &img->tasks, node) {
+			snprintf(node, sizeof(node), "task-%d", t->pid);
+			khup_fdtw_begin_node(w, node);
+			khup_fdtw_prop_u32(w, "pid", t->pid);
+			khup_fdtw_prop_str(w, "comm", t->comm[0] ? t->comm : "?");
+			khup_fdtw_prop_u64(w, "nr-pages", t->nr_pages);
+			khup_fdtw_prop_u64(w, "nr-extents", t->nr_ext);
+			khup_fdtw_prop_u64(w, "table", virt_to_phys(t->tbl));
+			khup_fdtw_prop_u64(w, "table-size", t->tbl_size);
+			khup_fdtw_end_node(w);
+		}
+		khup_fdtw_end_node(w);
+	}
+	khup_fdtw_end_node(w);
+}
+
+static void khup_withdraw_blob(void)
+{
+	if (!khup_blob)
+		return;
+	kho_remove_subtree(khup_blob);
+	kho_unpreserve_free(khup_blob);
+	khup_blob = NULL;
+}
+
+/*
+ * Rebuilds the "khup" KHO node from the sealed images. With no sealed
+ * image the node is withdrawn, so KHO's out tree shows no trace of khup.
+ */
+int khup_publish(void)
+{
+	struct khup_image *img;
+	struct khup_fdtw *w;
+	size_t cap = 1024;
+	bool any = false;
+	void *buf;
+	int size, err;
+
+	list_for_each_entry(img, &khup_images, node) {
+		if (!img->sealed)
+			continue;
+		any = true;
+		cap += 512 + (size_t)img->nr_tasks * 256;
+	}
+	if (!any) {
+		khup_withdraw_blob();
+		return 0;
+	}
+	w = kmalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	buf = kho_alloc_preserve(cap);
+	if (IS_ERR(buf)) {
+		kfree(w);
+		return PTR_ERR(buf);
+	}
+	khup_fdtw_init(w, buf, cap);
+	khup_write_fdt(w);
+	size = khup_fdtw_finish(w);
+	kfree(w);
+	if (size < 0) {
+		kho_unpreserve_free(buf);
+		return size;
+	}
+	if (khup_blob)
+		kho_remove_subtree(khup_blob);
+	err = kho_add_subtree(KHUP_KHO_NODE, buf, size);
+	if (err) {
+		kho_unpreserve_free(buf);
+		/*
+		 * The old node describes images that changed since; handing
+		 * it over could make the next kernel restore freed memory.
+		 */
+		if (khup_blob) {
+			kho_unpreserve_free(khup_blob);
+			khup_blob = NULL;
+		}
+		pr_err("cannot publish KHO node (%d): sealed images will not survive kexec\n",
+		       err);
+		return err;
+	}
+	if (khup_blob)
+		kho_unpreserve_free(khup_blob);
+	khup_blob = buf;
+	return 0;
+}
+
+void khup_kho_exit(void)
+{
+	khup_withdraw_blob();
+}
+
+/* ---- after kexec ---- */
+
+/* Takes ownership of one held page's folio; false if it cannot be had. */
+static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
+			    u32 j)
+{
+	unsigned long pfn = e->pfn + j;
+	unsigned long head = pfn & ~((1UL << e->order) - 1);
+	struct khup_folio *kf;
+	struct folio *folio;
+	int err;
+
+	kf = khup_folio_find_pfn(head);
+	if (!kf) {
+		folio = kho_restore_folio(PFN_PHYS(head));
+		if (!folio)
+			return false;
+		if (folio_order(folio) != e->order)
+			pr_warn("task %d: folio at pfn %#lx has order %u, table says %u\n",
+				t->pid, head, folio_order(folio), e->order);
+		atomic64_add(folio_nr_pages(folio), &khup_stats.restored);
+		err = khup_folio_adopt(folio, &kf);
+		if (err) {
+			folio_put(folio);
+			return false;
+		}
+	}
+	if (pfn - folio_pfn(kf->folio) >= folio_nr_pages(kf->folio))
+		return false;
+	kf->refs++;
+	return true;
+}
+
+static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
+{
+	u64 nr_pages, nr_ext, tbl_phys, tbl_size, i, lost = 0;
+	const char *comm, *why;
+	struct khup_tbl_info info;
+	struct folio *tfolio;
+	struct khup_task *t;
+	const void *tbl;
+	u32 pid, j;
+	int err;
+
+	comm = khup_fdt_prop_str(fdt, node, "comm");
+	if (khup_fdt_prop_u32(fdt, node, "pid", &pid) || !comm ||
+	    khup_fdt_prop_u64(fdt, node, "nr-pages", &nr_pages) ||
+	    khup_fdt_prop_u64(fdt, node, "nr-extents", &nr_ext) ||
+	    khup_fdt_prop_u64(fdt, node, "table", &tbl_phys) ||
+	    khup_fdt_prop_u64(fdt, node, "table-size", &tbl_size)) {
+		pr_err("image %llu: node %s lacks a property, skipped\n",
+		       img->id, khup_fdt_name(fdt, node));
+		return -EINVAL;
+	}
+	if (!pid || pid > PID_MAX_LIMIT || khup_task_find(img, pid) ||
+	    !PAGE_ALIGNED(tbl_phys) || tbl_size < KHUP_TBL_HDR_SIZE ||
+	    tbl_size > (PAGE_SIZE << MAX_PAGE_ORDER) || nr_pages > U32_MAX) {
+		pr_err("image %llu: node %s has invalid pid/table values, skipped\n",
+		       img->id, khup_fdt_name(fdt, node));
+		return -EINVAL;
+	}
+	tfolio = kho_restore_folio(tbl_phys);
+	if (!tfolio) {
+		pr_err("image %llu task %u: extent table at %#llx is not preserved memory, skipped\n",
+		       img->id, pid, tbl_phys);
+		return -EINVAL;
+	}
+	tbl = folio_address(tfolio);
+	err = -EINVAL;
+	if (folio_size(tfolio) < tbl_size) {
+		pr_err("image %llu task %u: table size %llu exceeds its folio\n",
+		       img->id, pid, tbl_size);
+		goto out_table;
+	}
+	if (khup_tbl_decode(tbl, tbl_size, PAGE_SHIFT, &info, &why)) {
+		pr_err("image %llu task %u: extent table refused: %s; its pages stay reserved\n",
+		       img->id, pid, why);
+		goto out_table;
+	}
+	if (info.pid != pid || info.nr_pages != nr_pages ||
+	    info.nr_extents != nr_ext) {
+		pr_err("image %llu task %u: table header disagrees with the node\n",
+		       img->id, pid);
+		goto out_table;
+	}
+
+	t = khup_task_new(img, pid, comm);
+	if (IS_ERR(t)) {
+		err = PTR_ERR(t);
+		goto out_table;
+	}
+	err = khup_task_reserve(t, nr_pages);
+	if (!err && nr_ext) {
+		t->ext = kvmalloc_array(nr_ext, sizeof(*t->ext), GFP_KERNEL);
+		err = t->ext ? 0 : -ENOMEM;
+	}
+	if (err) {
+		khup_task_free(img, t);
+		goto out_table;
+	}
+	t->cap_ext = nr_ext;
+	for (i = 0; i < nr_ext; i++) {
+		struct khup_ext *e = &t->ext[i];
+
+		khup_tbl_get_ext(tbl, i, e);
+		e->first = t->nr_pages;
+		t->nr_pages += e->nr;
+		t->nr_ext++;
+		for (j = 0; j < e->nr; j++) {
+			if (!khup_bit_test(khup_tbl_bitmap(tbl), e->first + j))
+				continue;
+			if (!(e->flags & KHUP_EXT_F_ZERO) &&
+			    !khup_claim_page(t, e, j)) {
+				lost++;
+				continue;
+			}
+			khup_bit_set(t->present, e->first + j);
+			t->held++;
+		}
+		cond_resched();
+	}
+	if (lost)
+		pr_err("image %llu task %u: %llu pages could not be restored\n",
+		       img->id, pid, lost);
+	trace_khup_restore(img->id, pid, t->held, lost);
+	err = 0;
+out_table:
+	folio_put(tfolio);
+	return err;
+}
+
+static void khup_restore_image(const void *fdt, int node)
+{
+	u64 id, created, kexecs;
+	const char *name, *rel;
+	struct khup_image *img;
+	u32 owner;
+	int task;
+
+	name = khup_fdt_prop_str(fdt, node, "image-name");
+	rel = khup_fdt_prop_str(fdt, node, "release");
+	if (khup_fdt_prop_u64(fdt, node, "id", &id) || !id || !name ||
+	    strlen(name) >= KHUP_NAME_LEN || !rel ||
+	    khup_fdt_prop_u32(fdt, node, "owner-uid", &owner) ||
+	    khup_fdt_prop_u64(fdt, node, "created-ns", &created) ||
+	    khup_fdt_prop_u64(fdt, node, "kexec-count", &kexecs)) {
+		pr_err("node %s is malformed, its pages stay reserved\n",
+		       khup_fdt_name(fdt, node));
+		return;
+	}
+	if (khup_image_find(id)) {
+		pr_err("node %s: duplicate image id %llu, skipped\n",
+		       khup_fdt_name(fdt, node), id);
+		return;
+	}
+	img = khup_image_new(name, make_kuid(&init_user_ns, owner), id);
+	if (IS_ERR(img)) {
+		pr_err("image %llu '%s': cannot recreate (%ld), its pages stay reserved\n",
+		       id, name, PTR_ERR(img));
+		return;
+	}
+	khup_note_id(id);
+	img->state = KHUP_STATE_RESTORED;
+	img->created_ns = created;
+	img->kexec_count = kexecs + 1;
+	strscpy(img->release, rel, sizeof(img->release));
+	for (task = khup_fdt_first_child(fdt, node); task >= 0;
+	     task = khup_fdt_next_sibling(fdt, task))
+		khup_restore_task(img, fdt, task);
+	if (!img->nr_tasks) {
+		pr_err("image %llu '%s': no task could be restored\n", id, name);
+		khup_image_release(img);
+		return;
+	}
+	pr_info("restored image %llu '%s': %u tasks, %llu pages\n", id, name,
+		img->nr_tasks, khup_image_pages(img));
+}
+
+/*
+ * At module load after a KHO kexec: validate the node, restore every held
+ * folio, and seal the images again so a further kexec carries them too.
+ * Whatever cannot be validated is left alone (reserved, not touched), and
+ * the module stays loadable.
+ */
+void khup_restore_all(void)
+{
+	u64 start = ktime_get_ns();
+	struct khup_image *img;
+	const char *compat;
+	phys_addr_t phys;
+	size_t size;
+	void *fdt;
+	int err, root, node;
+
+	err = kho_retrieve_subtree(KHUP_KHO_NODE, &phys, &size);
+	if (err == -ENOENT)
+		return;
+	if (err) {
+		pr_err("cannot retrieve KHO node '%s': %d\n", KHUP_KHO_NODE,
+		       err);
+		return;
+	}
+	fdt = phys_to_virt(phys);
+	if (khup_fdt_check(fdt, size)) {
+		pr_err("KHO node '%s' at %pa (%zu bytes) is not a valid FDT; nothing restored\n",
+		       KHUP_KHO_NODE, &phys, size);
+		return;
+	}
+	root = khup_fdt_root(fdt);
+	compat = khup_fdt_prop_str(fdt, root, "compatible");
+	if (!compat || strcmp(compat, KHUP_COMPATIBLE)) {
+		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\"); nothing restored\n",
+		       KHUP_KHO_NODE, compat ? compat : "(none)",
+		       KHUP_COMPATIBLE);
+		return;
+	}
+
+	mutex_lock(&khup_lock);
+	for (node = khup_fdt_first_child(fdt, root); node >= 0;
+	     node = khup_fdt_next_sibling(fdt, node)) {
+		if (strncmp(khup_fdt_name(fdt, node), "image-", 6)) {
+			pr_warn("unknown node %s ignored\n",
+				khup_fdt_name(fdt, node));
+			continue;
+		}
+		khup_restore_image(fdt, node);
+	}
+	/* The node is ours (compatible matched): free its memory. */
+	kho_restore_free(fdt);
+
+	list_for_each_entry(img, &khup_images, node) {
+		if (img->state != KHUP_STATE_RESTORED)
+			continue;
+		err = khup_seal(img);
+		if (err)
+			pr_err("image %llu: cannot preserve again (%d); it will not survive the next kexec\n",
+			       img->id, err);
+		khup_notify(img, KHUP_EVENT_RESTORED);
+	}
+	khup_publish();
+	mutex_unlock(&khup_lock);
+	atomic64_add(ktime_get_ns() - start, &khup_stats.restore_ns);
+}

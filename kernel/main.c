@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * khup - Kexec HandOver of User Pages.
+ *
+ * /dev/khup pins user pages in place, records them per task in images, and
+ * hands sealed images to the next kernel through KHO; after kexec the
+ * module takes the pages back at load. See doc/module.md.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/kexec_handover.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "internal.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+bool khup_debug_corrupt;
+module_param_named(debug_corrupt, khup_debug_corrupt, bool, 0600);
+MODULE_PARM_DESC(debug_corrupt,
+		 "Testing only: corrupt extent tables written at seal");
+
+static bool khup_admin(void)
+{
+	return capable(CAP_CHECKPOINT_RESTORE) || capable(CAP_SYS_ADMIN);
+}
+
+/* A name is non-empty, NUL-terminated, and zero-padded after the NUL. */
+static int khup_check_name(const char *name)
+{
+	size_t len = strnlen(name, KHUP_NAME_LEN);
+
+	if (!len || len == KHUP_NAME_LEN ||
+	    memchr_inv(name + len, 0, KHUP_NAME_LEN - len))
+		return -EINVAL;
+	return 0;
+}
+
+static long khup_ioctl_create(struct khup_create *arg)
+{
+	struct khup_image *img;
+	int err;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	if (!khup_admin())
+		return -EPERM;
+	err = khup_check_name(arg->name);
+	if (err)
+		return err;
+	mutex_lock(&khup_lock);
+	img = khup_image_new(arg->name, current_euid(), khup_next_id());
+	if (!IS_ERR(img))
+		arg->id = img->id;
+	mutex_unlock(&khup_lock);
+	return PTR_ERR_OR_ZERO(img);
+}
+
+/* Looks up @id for a state change by its owner (or CAP_SYS_ADMIN). */
+static struct khup_image *khup_image_for_change(u64 id)
+{
+	struct khup_image *img;
+
+	if (!khup_admin())
+		return ERR_PTR(-EPERM);
+	img = khup_image_find(id);
+	if (!img)
+		return ERR_PTR(-ENOENT);
+	if (!khup_image_may_access(img))
+		return ERR_PTR(-EPERM);
+	return img;
+}
+
+static long khup_ioctl_seal(struct khup_image_op *arg)
+{
+	struct khup_image *img;
+	long err;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	mutex_lock(&khup_lock);
+	img = khup_image_for_change(arg->id);
+	err = PTR_ERR_OR_ZERO(img);
+	if (err)
+		goto out;
+	err = -EBUSY;
+	if (img->state != KHUP_STATE_OPEN)
+		goto out;
+	err = -EINVAL;
+	if (!khup_image_pages(img))
+		goto out;
+	err = khup_seal(img);
+	if (err)
+		goto out;
+	err = khup_publish();
+	if (err) {
+		khup_unseal(img);
+		khup_publish();
+		goto out;
+	}
+	img->state = KHUP_STATE_SEALED;
+	khup_notify(img, KHUP_EVENT_SEALED);
+	pr_info("sealed image %llu '%s': %u tasks, %llu pages\n", img->id,
+		img->name, img->nr_tasks, khup_image_pages(img));
+out:
+	mutex_unlock(&khup_lock);
+	return err;
+}
+
+/* Called with khup_lock held; also used by the netlink release command. */
+long khup_release_locked(u64 id)
+{
+	struct khup_image *img;
+	u64 pages;
+
+	img = khup_image_for_change(id);
+	if (IS_ERR(img))
+		return PTR_ERR(img);
+	pages = khup_image_pages(img);
+	khup_notify(img, KHUP_EVENT_RELEASED);
+	trace_khup_release(img->id, 0, pages);
+	khup_image_release(img);
+	khup_publish();
+	return 0;
+}
+
+static long khup_ioctl_release(struct khup_image_op *arg)
+{
+	long err;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	mutex_lock(&khup_lock);
+	err = khup_release_locked(arg->id);
+	mutex_unlock(&khup_lock);
+	return err;
+}
+
+static long khup_ioctl_info(struct khup_info *arg)
+{
+	struct khup_image *img;
+
+	if (arg->flags & ~KHUP_INFO_BY_NAME)
+		return -EOPNOTSUPP;
+	if (arg->reserved)
+		return -EINVAL;
+	if ((arg->flags & KHUP_INFO_BY_NAME) && khup_check_name(arg->name))
+		return -EINVAL;
+	mutex_lock(&khup_lock);
+	if (arg->flags & KHUP_INFO_BY_NAME)
+		img = khup_image_find_name(arg->name);
+	else
+		img = khup_image_find(arg->id);
+	if (!img) {
+		mutex_unlock(&khup_lock);
+		return -ENOENT;
+	}
+	arg->id = img->id;
+	memset(arg->name, 0, sizeof(arg->name));
+	strscpy(arg->name, img->name, sizeof(arg->name));
+	arg->owner_uid = from_kuid_munged(current_user_ns(), img->owner);
+	arg->state = img->state;
+	arg->nr_tasks = img->nr_tasks;
+	arg->nr_pages = khup_image_pages(img);
+	arg->created_ns = img->created_ns;
+	arg->kexec_count = img->kexec_count;
+	memset(arg->release, 0, sizeof(arg->release));
+	strscpy(arg->release, img->release, sizeof(arg->release));
+	mutex_unlock(&khup_lock);
+	return 0;
+}
+
+static long khup_ioctl_list(struct khup_list *arg)
+{
+	u64 __user *uids = u64_to_user_ptr(arg->ids);
+	struct khup_image *img;
+	u32 n = 0, cap = arg->count;
+	u64 *ids;
+
+	ids = kvmalloc_array(KHUP_MAX_IMAGES, sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		return -ENOMEM;
+	mutex_lock(&khup_lock);
+	list_for_each_entry(img, &khup_images, node)
+		ids[n++] = img->id;
+	mutex_unlock(&khup_lock);
+	arg->count = n;
+	if (copy_to_user(uids, ids, min(n, cap) * sizeof(*ids))) {
+		kvfree(ids);
+		return -EFAULT;
+	}
+	kvfree(ids);
+	return 0;
+}
+
+static long khup_ioctl_tasks(struct khup_tasks *arg)
+{
+	struct khup_task_info __user *ut = u64_to_user_ptr(arg->tasks);
+	struct khup_image *img;
+	struct khup_task *t;
+	u32 n = 0;
+	long err = 0;
+
+	mutex_lock(&khup_lock);
+	img = khup_image_find(arg->id);
+	if (!img) {
+		err = -ENOENT;
+		goto out;
+	}
+	list_for_each_entry(t, &img->tasks, node) {
+		struct khup_task_info x = {};
+
+		if (n < arg->count) {
+			x.pid = t->pid;
+			x.nr_pages = t->nr_pages;
+			x.nr_extents = t->nr_ext;
+			strscpy(x.comm, t->comm, sizeof(x.comm));
+			if (copy_to_user(&ut[n], &x, sizeof(x))) {
+				err = -EFAULT;
+				goto out;
+			}
+		}
+		n++;
+	}
+	arg->count = n;
+out:
+	mutex_unlock(&khup_lock);
+	return err;
+}
+
+static long khup_ioctl_extents(struct khup_extents *arg)
+{
+	struct khup_extent __user *ue = u64_to_user_ptr(arg->extents);
+	struct khup_image *img;
+	struct khup_task *t;
+	long err = 0;
+	u64 i;
+
+	if (arg->reserved)
+		return -EINVAL;
+	/* Physical addresses are for the administrator only. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	mutex_lock(&khup_lock);
+	img = khup_image_find(arg->id);
+	t = img ? khup_task_find(img, arg->pid) : NULL;
+	if (!t) {
+		err = -ENOENT;
+		goto out;
+	}
+	for (i = 0; i < t->nr_ext && i < arg->count; i++) {
+		struct khup_extent x = {
+			.va = t->ext[i].va,
+			.pfn = t->ext[i].pfn,
+			.nr = t->ext[i].nr,
+			.order = t->ext[i].order,
+			.flags = t->ext[i].flags,
+		};
+
+		if (copy_to_user(&ue[i], &x, sizeof(x))) {
+			err = -EFAULT;
+			goto out;
+		}
+	}
+	if (t->nr_ext > U32_MAX) {
+		err = -EOVERFLOW;
+		goto out;
+	}
+	arg->count = t->nr_ext;
+out:
+	mutex_unlock(&khup_lock);
+	return err;
+}
+
+union khup_ucmd {
+	struct khup_create create;
+	struct khup_pin pin;
+	struct khup_image_op op;
+	struct khup_info info;
+	struct khup_list list;
+	struct khup_open_pages open;
+	struct khup_restore_self restore;
+	struct khup_tasks tasks;
+	struct khup_extents extents;
+};
+
+struct khup_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	long (*fn)(void *arg);
+};
+
+#define KHUP_OP(_cmd, _fn, _struct, _last)				\
+	[_cmd] = {							\
+		.size = sizeof(_struct) +				\
+			BUILD_BUG_ON_ZERO(sizeof(union khup_ucmd) <	\
+					  sizeof(_struct)),		\
+		.min_size = offsetofend(_struct, _last),		\
+		.fn = (long (*)(void *))(_fn),				\
+	}
+
+static const struct khup_ioctl_op khup_ops[] = {
+	KHUP_OP(KHUP_CMD_CREATE, khup_ioctl_create, struct khup_create, id),
+	KHUP_OP(KHUP_CMD_PIN, khup_ioctl_pin, struct khup_pin, offset),
+	KHUP_OP(KHUP_CMD_SEAL, khup_ioctl_seal, struct khup_image_op, id),
+	KHUP_OP(KHUP_CMD_RELEASE, khup_ioctl_release, struct khup_image_op, id),
+	KHUP_OP(KHUP_CMD_INFO, khup_ioctl_info, struct khup_info, release),
+	KHUP_OP(KHUP_CMD_LIST, khup_ioctl_list, struct khup_list, ids),
+	KHUP_OP(KHUP_CMD_OPEN_PAGES, khup_ioctl_open_pages,
+		struct khup_open_pages, nr_pages),
+	KHUP_OP(KHUP_CMD_RESTORE_SELF, khup_ioctl_restore_self,
+		struct khup_restore_self, nr_pages),
+	KHUP_OP(KHUP_CMD_TASKS, khup_ioctl_tasks, struct khup_tasks, tasks),
+	KHUP_OP(KHUP_CMD_EXTENTS, khup_ioctl_extents, struct khup_extents,
+		extents),
+};
+
+/*
+ * Extensible-struct dispatch in the style of liveupdate/iommufd: the user
+ * states its struct size; bytes the kernel does not know must be zero
+ * (E2BIG otherwise, from copy_struct_from_user()); outputs are copied back
+ * for the size the user knows.
+ */
+static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
+{
+	void __user *ubuf = (void __user *)uarg;
+	const struct khup_ioctl_op *op;
+	union khup_ucmd buf;
+	unsigned int nr;
+	u32 usize;
+	long err;
+
+	if (_IOC_TYPE(cmd) != KHUP_IOCTL_TYPE || _IOC_DIR(cmd) != _IOC_NONE ||
+	    _IOC_SIZE(cmd))
+		return -ENOTTY;
+	nr = _IOC_NR(cmd);
+	if (nr >= ARRAY_SIZE(khup_ops) || !khup_ops[nr].fn)
+		return -ENOTTY;
+	op = &khup_ops[nr];
+	if (get_user(usize, (u32 __user *)ubuf))
+		return -EFAULT;
+	if (usize < op->min_size)
+		return -EINVAL;
+	err = copy_struct_from_user(&buf, op->size, ubuf, usize);
+	if (err)
+		return err;
+	err = op->fn(&buf);
+	if (err)
+		return err;
+	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size)))
+		return -EFAULT;
+	return 0;
+}
+
+static const struct file_operations khup_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = khup_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice khup_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "khup",
+	.fops = &khup_fops,
+	.mode = 0600,
+};
+
+static int __init khup_init(void)
+{
+	int err;
+
+	err = khup_netlink_init();
+	if (err)
+		return err;
+	err = misc_register(&khup_misc);
+	if (err) {
+		khup_netlink_exit();
+		return err;
+	}
+	if (!kho_is_enabled())
+		pr_info("KHO is disabled (boot with kho=on); images cannot be sealed\n");
+	else if (is_kho_boot())
+		khup_restore_all();
+	return 0;
+}
+
+static void __exit khup_exit(void)
+{
+	/* Held images keep a module reference, so none is left here. */
+	misc_deregister(&khup_misc);
+	khup_netlink_exit();
+	mutex_lock(&khup_lock);
+	khup_kho_exit();
+	mutex_unlock(&khup_lock);
+}
+
+module_init(khup_init);
+module_exit(khup_exit);
+
+MODULE_DESCRIPTION("khup: Kexec HandOver of User Pages");
+MODULE_LICENSE("GPL");
