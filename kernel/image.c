@@ -17,6 +17,7 @@
 
 #include "internal.h"
 
+/* Serialises all image, folio table and KHO node changes (internal.h). */
 DEFINE_MUTEX(khup_lock);
 LIST_HEAD(khup_images);
 struct khup_stats khup_stats;
@@ -51,7 +52,7 @@ struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id)
 		return ERR_PTR(-ENOSPC);
 	if (khup_image_find_name(name))
 		return ERR_PTR(-EEXIST);
-	img = kzalloc(sizeof(*img), GFP_KERNEL);
+	img = kzalloc_obj(*img);
 	if (!img)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&img->ref);
@@ -134,7 +135,7 @@ struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
 
 	if (img->nr_tasks >= KHUP_MAX_TASKS)
 		return ERR_PTR(-ENOSPC);
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	t = kzalloc_obj(*t);
 	if (!t)
 		return ERR_PTR(-ENOMEM);
 	t->pid = pid;
@@ -199,7 +200,7 @@ int khup_folio_adopt(struct folio *folio, struct khup_folio **kfp)
 	struct khup_folio *kf;
 	int err;
 
-	kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+	kf = kzalloc_obj(*kf);
 	if (!kf)
 		return -ENOMEM;
 	kf->folio = folio;
@@ -253,7 +254,7 @@ int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
 
 		kf = khup_folio_lookup(folio);
 		if (!kf) {
-			kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+			kf = kzalloc_obj(*kf);
 			if (!kf)
 				return -ENOMEM;
 			kf->folio = folio;

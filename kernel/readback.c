@@ -150,7 +150,7 @@ long khup_ioctl_open_pages(struct khup_open_pages *arg)
 
 	if (arg->flags & ~KHUP_FD_CLOEXEC)
 		return -EOPNOTSUPP;
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = kzalloc_obj(*r);
 	if (!r)
 		return -ENOMEM;
 	fd = get_unused_fd_flags(O_RDWR |
