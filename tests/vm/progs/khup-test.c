@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * khup-test: drives /dev/khup for the VM tests.
+ *
+ *   khup-test self-pin NAME STATE       fill >= 64 MiB (4 KiB pages, a THP
+ *                                       range, a zero-page range), pin it,
+ *                                       seal; record layout and hashes
+ *   khup-test self-restore NAME STATE   map the same ranges, RESTORE_SELF,
+ *                                       compare hashes
+ *   khup-test remote-pin NAME STATE     fill a child, ptrace-stop it, pin it
+ *                                       by pid, read back via the fd, seal
+ *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
+ *   khup-test release NAME              release the image
+ *   khup-test info NAME                 print "id state tasks pages kexecs"
+ *   khup-test pfns NAME                 print "pfn nr" of every extent
+ *   khup-test bad-input CASE            exit 0 iff CASE gets its errno
+ *   khup-test thp NAME                  exit 0 iff an extent has order > 0
+ *
+ * Every failure prints what was expected and what happened.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/khup.h>
+
+#define PS 4096UL
+#define MB (1024UL * 1024)
+#define MAX_RANGES 32
+
+static int khup_fd = -1;
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "khup-test: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+static int dev(void)
+{
+	if (khup_fd < 0) {
+		khup_fd = open("/dev/khup", O_RDWR | O_CLOEXEC);
+		if (khup_fd < 0)
+			die("open /dev/khup: %s", strerror(errno));
+	}
+	return khup_fd;
+}
+
+/* ioctl returning 0 or -errno */
+static int kio(unsigned long cmd, void *arg)
+{
+	return ioctl(dev(), cmd, arg) ? -errno : 0;
+}
+
+/* xorshift64*: data is a function of (seed, page), so both kernels agree. */
+static void fill_page(uint64_t *p, uint64_t seed, uint64_t page)
+{
+	uint64_t x = (seed ^ (page * 0x9e3779b97f4a7c15ULL)) | 1;
+	size_t i;
+
+	for (i = 0; i < PS / 8; i++) {
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		p[i] = x * 0x2545f4914f6cdd1dULL;
+	}
+}
+
+static uint64_t fnv(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+#define FNV0 0xcbf29ce484222325ULL
+
+static uint64_t image_id(const char *name)
+{
+	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
+	int err;
+
+	strncpy(in.name, name, sizeof(in.name) - 1);
+	err = kio(KHUP_IOC_INFO, &in);
+	if (err)
+		die("INFO %s: %s", name, strerror(-err));
+	return in.id;
+}
+
+static uint64_t create(const char *name)
+{
+	struct khup_create c = { .size = sizeof(c) };
+	int err;
+
+	strncpy(c.name, name, sizeof(c.name) - 1);
+	err = kio(KHUP_IOC_CREATE, &c);
+	if (err)
+		die("CREATE %s: %s", name, strerror(-err));
+	return c.id;
+}
+
+static void seal(uint64_t id)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = id };
+	int err = kio(KHUP_IOC_SEAL, &op);
+
+	if (err)
+		die("SEAL %" PRIu64 ": %s", id, strerror(-err));
+}
+
+static int pin(uint64_t id, pid_t pid, struct iovec *iov, int n,
+	       uint64_t *pages)
+{
+	struct khup_pin p = {
+		.size = sizeof(p), .id = id, .pid = pid, .nr_iovecs = n,
+		.iovecs = (uintptr_t)iov,
+	};
+	int err = kio(KHUP_IOC_PIN, &p);
+
+	if (pages)
+		*pages = p.nr_pages;
+	return err;
+}
+
+struct range {
+	uint64_t va, len, hash;
+	int kind;		/* 0 random 4K, 1 random THP, 2 zero page */
+};
+
+static void *map_at(uint64_t len, int huge, uint64_t fixed)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	uint64_t extra = huge ? 2 * MB : 0;
+	char *p;
+
+	if (fixed) {
+		p = mmap((void *)fixed, len, PROT_READ | PROT_WRITE,
+			 flags | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED || (uint64_t)p != fixed)
+			die("mmap at %#" PRIx64 ": %s", fixed, strerror(errno));
+		return p;
+	}
+	p = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	if (huge) {
+		p = (char *)(((uintptr_t)p + 2 * MB - 1) & ~(2 * MB - 1));
+		if (madvise(p, len, MADV_HUGEPAGE))
+			die("MADV_HUGEPAGE: %s", strerror(errno));
+	} else if (madvise(p, len, MADV_NOHUGEPAGE)) {
+		die("MADV_NOHUGEPAGE: %s", strerror(errno));
+	}
+	return p;
+}
+
+/* Fills a range (kind 2: only read, so the zero page is mapped). */
+static uint64_t fill(struct range *r, uint64_t seed)
+{
+	volatile char *p = (char *)r->va;
+	uint64_t off, h = FNV0;
+
+	for (off = 0; off < r->len; off += PS) {
+		if (r->kind == 2)
+			(void)p[off];
+		else
+			fill_page((uint64_t *)(p + off), seed, (r->va + off) / PS);
+	}
+	for (off = 0; off < r->len; off += PS)
+		h = fnv(h, (char *)p + off, PS);
+	return h;
+}
+
+static void layout(struct range *r, int *n)
+{
+	uint64_t len[] = { 24 * MB, 32 * MB, 64 * 1024 };
+	int kind[] = { 0, 1, 2 };
+	int i;
+
+	*n = 0;
+	for (i = 0; i < 3; i++) {
+		r[*n].len = len[i];
+		r[*n].kind = kind[i];
+		r[*n].va = (uintptr_t)map_at(len[i], kind[i] == 1, 0);
+		(*n)++;
+	}
+	/* Eight scattered 1 MiB ranges: many extents, several iovecs. */
+	for (i = 0; i < 8; i++) {
+		r[*n].len = MB;
+		r[*n].kind = 0;
+		r[*n].va = (uintptr_t)map_at(MB, 0, 0);
+		(*n)++;
+	}
+}
+
+static int self_pin(const char *name, const char *state)
+{
+	struct range r[MAX_RANGES];
+	struct iovec iov[MAX_RANGES];
+	uint64_t id, pages, total = 0;
+	int n, i, err;
+	FILE *f;
+
+	layout(r, &n);
+	for (i = 0; i < n; i++) {
+		r[i].hash = fill(&r[i], 42);
+		iov[i].iov_base = (void *)r[i].va;
+		iov[i].iov_len = r[i].len;
+		total += r[i].len / PS;
+	}
+	id = create(name);
+	err = pin(id, 0, iov, n, &pages);
+	if (err)
+		die("PIN self: %s", strerror(-err));
+	if (pages != total)
+		die("PIN self pinned %" PRIu64 " pages, expected %" PRIu64,
+		    pages, total);
+	seal(id);
+	f = fopen(state, "w");
+	if (!f)
+		die("%s: %s", state, strerror(errno));
+	for (i = 0; i < n; i++)
+		fprintf(f, "%" PRIx64 " %" PRIx64 " %d %" PRIx64 "\n", r[i].va,
+			r[i].len, r[i].kind, r[i].hash);
+	fclose(f);
+	printf("image %" PRIu64 ": %d ranges, %" PRIu64 " pages pinned and sealed\n",
+	       id, n, pages);
+	return 0;
+}
+
+static int read_state(const char *state, struct range *r)
+{
+	FILE *f = fopen(state, "r");
+	int n = 0;
+
+	if (!f)
+		die("%s: %s", state, strerror(errno));
+	while (n < MAX_RANGES &&
+	       fscanf(f, "%" SCNx64 " %" SCNx64 " %d %" SCNx64, &r[n].va,
+		      &r[n].len, &r[n].kind, &r[n].hash) == 4)
+		n++;
+	fclose(f);
+	return n;
+}
+
+static int self_restore(const char *name, const char *state)
+{
+	struct khup_restore_self rs = { .size = sizeof(rs) };
+	struct range r[MAX_RANGES];
+	uint64_t off, h, total = 0;
+	int n, i, bad = 0, err;
+
+	n = read_state(state, r);
+	for (i = 0; i < n; i++) {
+		map_at(r[i].len, 0, r[i].va);
+		/* Poison, so a page the module fails to copy cannot match. */
+		memset((void *)r[i].va, 0xa5, r[i].len);
+		total += r[i].len / PS;
+	}
+	rs.id = image_id(name);
+	err = kio(KHUP_IOC_RESTORE_SELF, &rs);
+	if (err)
+		die("RESTORE_SELF: %s", strerror(-err));
+	if (rs.nr_pages != total)
+		die("RESTORE_SELF copied %llu pages, expected %" PRIu64,
+		    (unsigned long long)rs.nr_pages, total);
+	for (i = 0; i < n; i++) {
+		h = FNV0;
+		for (off = 0; off < r[i].len; off += PS)
+			h = fnv(h, (char *)r[i].va + off, PS);
+		if (h != r[i].hash) {
+			fprintf(stderr, "range %d at %#" PRIx64 " (kind %d): hash differs\n",
+				i, r[i].va, r[i].kind);
+			bad++;
+		}
+	}
+	printf("%d of %d ranges identical, %" PRIu64 " pages\n", n - bad, n,
+	       total);
+	return bad ? 1 : 0;
+}
+
+static uint64_t hash_fd(int fd, uint64_t pages)
+{
+	static char buf[64 * 4096];
+	uint64_t h = FNV0, off = 0, len = pages * PS;
+
+	while (off < len) {
+		size_t want = len - off < sizeof(buf) ? len - off : sizeof(buf);
+		/* preadv, as CRIU's restorer does */
+		struct iovec v[2] = {
+			{ buf, want / 2 }, { buf + want / 2, want - want / 2 },
+		};
+		ssize_t got = preadv(fd, v, 2, off);
+
+		if (got != (ssize_t)want)
+			die("preadv at %" PRIu64 ": got %zd: %s", off, got,
+			    strerror(errno));
+		h = fnv(h, buf, got);
+		off += got;
+	}
+	return h;
+}
+
+static int open_pages(uint64_t id, pid_t pid, uint64_t *pages)
+{
+	struct khup_open_pages op = {
+		.size = sizeof(op), .id = id, .pid = pid,
+		.flags = KHUP_FD_CLOEXEC,
+	};
+	int err = kio(KHUP_IOC_OPEN_PAGES, &op);
+
+	if (err)
+		die("OPEN_PAGES %d: %s", pid, strerror(-err));
+	*pages = op.nr_pages;
+	return op.fd;
+}
+
+static int remote_pin(const char *name, const char *state)
+{
+	uint64_t addr[2], len[2] = { 8 * MB, 4 * MB }, expect = FNV0, pages;
+	int pfd[2], st, fd, i, err;
+	struct iovec iov[2];
+	uint64_t id, off, got;
+	pid_t pid;
+	FILE *f;
+
+	if (pipe(pfd))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		for (i = 0; i < 2; i++) {
+			struct range r = { .len = len[i], .kind = 0 };
+
+			r.va = (uintptr_t)map_at(len[i], i == 1, 0);
+			fill(&r, 7);
+			addr[i] = r.va;
+		}
+		if (write(pfd[1], addr, sizeof(addr)) != sizeof(addr))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	if (read(pfd[0], addr, sizeof(addr)) != sizeof(addr))
+		die("child did not report its ranges");
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0) || ptrace(PTRACE_INTERRUPT, pid, 0, 0))
+		die("ptrace: %s", strerror(errno));
+	if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+		die("child did not stop");
+
+	for (i = 0; i < 2; i++) {
+		iov[i].iov_base = (void *)addr[i];
+		iov[i].iov_len = len[i];
+		for (off = 0; off < len[i]; off += PS) {
+			uint64_t page[PS / 8];
+
+			fill_page(page, 7, (addr[i] + off) / PS);
+			expect = fnv(expect, page, PS);
+		}
+	}
+	id = create(name);
+	err = pin(id, pid, iov, 2, &pages);
+	if (err)
+		die("PIN pid %d: %s", pid, strerror(-err));
+	fd = open_pages(id, pid, &pages);
+	if (pages != (len[0] + len[1]) / PS)
+		die("offset space has %" PRIu64 " pages", pages);
+	got = hash_fd(fd, pages);
+	close(fd);
+	if (got != expect)
+		die("read-back before kexec differs from the child's data");
+	seal(id);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	f = fopen(state, "w");
+	if (!f)
+		die("%s: %s", state, strerror(errno));
+	fprintf(f, "%d %" PRIx64 " %" PRIu64 "\n", pid, expect, pages);
+	fclose(f);
+	printf("pid %d: %" PRIu64 " pages pinned, read back identical, sealed; child killed\n",
+	       pid, pages);
+	return 0;
+}
+
+static int remote_verify(const char *name, const char *state)
+{
+	uint64_t expect, pages, got, n2;
+	int pid, fd;
+	FILE *f = fopen(state, "r");
+
+	if (!f || fscanf(f, "%d %" SCNx64 " %" SCNu64, &pid, &expect,
+			 &pages) != 3)
+		die("%s: unreadable", state);
+	fclose(f);
+	fd = open_pages(image_id(name), pid, &n2);
+	if (n2 != pages)
+		die("offset space has %" PRIu64 " pages, expected %" PRIu64,
+		    n2, pages);
+	got = hash_fd(fd, pages);
+	if (got != expect)
+		die("read-back after kexec differs");
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		      pages * PS))
+		die("punch hole: %s", strerror(errno));
+	close(fd);
+	printf("pid %d: %" PRIu64 " pages read back identical, then punched\n",
+	       pid, pages);
+	return 0;
+}
+
+static int release(const char *name)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = image_id(name) };
+	int err = kio(KHUP_IOC_RELEASE, &op);
+
+	if (err)
+		die("RELEASE: %s", strerror(-err));
+	return 0;
+}
+
+static int info(const char *name)
+{
+	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
+	int err;
+
+	strncpy(in.name, name, sizeof(in.name) - 1);
+	err = kio(KHUP_IOC_INFO, &in);
+	if (err)
+		die("INFO: %s", strerror(-err));
+	printf("%llu %u %u %llu %llu\n", (unsigned long long)in.id, in.state,
+	       in.nr_tasks, (unsigned long long)in.nr_pages,
+	       (unsigned long long)in.kexec_count);
+	return 0;
+}
+
+/* Prints "pfn nr order" for every non-zero extent of every task. */
+static int pfns(const char *name, int want_thp)
+{
+	struct khup_task_info t[64];
+	struct khup_tasks ts = {
+		.size = sizeof(ts), .count = 64, .id = image_id(name),
+		.tasks = (uintptr_t)t,
+	};
+	unsigned int i, j;
+	int err, thp = 0;
+
+	err = kio(KHUP_IOC_TASKS, &ts);
+	if (err)
+		die("TASKS: %s", strerror(-err));
+	for (i = 0; i < ts.count && i < 64; i++) {
+		struct khup_extent *e = calloc(t[i].nr_extents, sizeof(*e));
+		struct khup_extents es = {
+			.size = sizeof(es), .count = t[i].nr_extents,
+			.id = ts.id, .pid = t[i].pid, .extents = (uintptr_t)e,
+		};
+
+		err = kio(KHUP_IOC_EXTENTS, &es);
+		if (err)
+			die("EXTENTS: %s", strerror(-err));
+		for (j = 0; j < es.count; j++) {
+			if (e[j].flags & KHUP_EXTENT_ZERO)
+				continue;
+			thp |= e[j].order > 0;
+			if (!want_thp)
+				printf("%llu %u %u\n",
+				       (unsigned long long)e[j].pfn, e[j].nr,
+				       e[j].order);
+		}
+		free(e);
+	}
+	return want_thp ? !thp : 0;
+}
+
+/* ---- bad input ---- */
+
+static int expect(const char *what, int got, int want)
+{
+	if (got == want) {
+		printf("%s: got %s as documented\n", what,
+		       want ? strerror(-want) : "success");
+		return 0;
+	}
+	printf("%s: got %s, expected %s\n", what,
+	       got ? strerror(-got) : "success",
+	       want ? strerror(-want) : "success");
+	return 1;
+}
+
+static int bad_input(const char *c)
+{
+	static char page[2 * 4096] __attribute__((aligned(4096)));
+	struct khup_create cr = { .size = sizeof(cr) };
+	struct iovec iov = { page, PS };
+	uint64_t id, pages;
+	int err;
+
+	page[0] = 1;
+	page[PS] = 1;
+	if (!strcmp(c, "size-small")) {
+		cr.size = 4;
+		strcpy(cr.name, "b");
+		return expect(c, kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+	}
+	if (!strcmp(c, "size-trailing-nonzero") ||
+	    !strcmp(c, "size-trailing-zero")) {
+		struct { struct khup_create c; uint64_t extra; } big = {
+			.c.size = sizeof(big),
+			.extra = c[14] == 'n' ? 1 : 0,
+		};
+		strcpy(big.c.name, "b");
+		return expect(c, kio(KHUP_IOC_CREATE, &big),
+			      big.extra ? -E2BIG : 0);
+	}
+	if (!strcmp(c, "reserved")) {
+		struct khup_info in = { .size = sizeof(in), .reserved = 1 };
+
+		create("r");
+		in.id = image_id("r");
+		return expect(c, kio(KHUP_IOC_INFO, &in), -EINVAL);
+	}
+	if (!strcmp(c, "unknown-ioctl"))
+		return expect(c, kio(_IO(KHUP_IOCTL_TYPE, 0x3f), &cr), -ENOTTY) |
+		       expect("wrong type", kio(_IO('x', 0), &cr), -ENOTTY) |
+		       expect("with size", kio(_IOW(KHUP_IOCTL_TYPE, 0, int),
+					       &cr), -ENOTTY);
+	if (!strcmp(c, "unknown-flag")) {
+		cr.flags = 1;
+		strcpy(cr.name, "b");
+		return expect(c, kio(KHUP_IOC_CREATE, &cr), -EOPNOTSUPP);
+	}
+	if (!strcmp(c, "bad-name")) {
+		int r = expect("empty name", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+
+		memset(cr.name, 'a', sizeof(cr.name));
+		r |= expect("unterminated", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+		memset(cr.name, 0, sizeof(cr.name));
+		cr.name[0] = 'a';
+		cr.name[5] = 'x';
+		r |= expect("garbage after NUL", kio(KHUP_IOC_CREATE, &cr),
+			    -EINVAL);
+		return r;
+	}
+	if (!strcmp(c, "duplicate-name")) {
+		create("dup");
+		strcpy(cr.name, "dup");
+		return expect(c, kio(KHUP_IOC_CREATE, &cr), -EEXIST);
+	}
+	if (!strcmp(c, "no-such-image")) {
+		struct khup_image_op op = { .size = sizeof(op), .id = 999999 };
+
+		return expect(c, kio(KHUP_IOC_SEAL, &op), -ENOENT) |
+		       expect("pin", pin(999999, 0, &iov, 1, NULL), -ENOENT);
+	}
+	id = create("t");
+	if (!strcmp(c, "no-such-pid"))
+		return expect(c, pin(id, 0x3ffffff, &iov, 1, NULL), -ESRCH);
+	if (!strcmp(c, "untraced-pid"))
+		return expect(c, pin(id, 1, &iov, 1, NULL), -EPERM);
+	if (!strcmp(c, "negative-pid"))
+		return expect(c, pin(id, -5, &iov, 1, NULL), -EINVAL);
+	if (!strcmp(c, "unprivileged")) {
+		int r;
+
+		dev();
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			die("cannot drop privileges: %s", strerror(errno));
+		r = expect("pin self", pin(id, 0, &iov, 1, NULL), -EPERM);
+		r |= expect("pin pid 1", pin(id, 1, &iov, 1, NULL), -EPERM);
+		strcpy(cr.name, "u");
+		r |= expect("create", kio(KHUP_IOC_CREATE, &cr), -EPERM);
+		return r;
+	}
+	if (!strcmp(c, "unaligned")) {
+		struct iovec a = { page + 1, PS }, b = { page, 100 },
+			     z = { page, 0 };
+
+		return expect("unaligned base", pin(id, 0, &a, 1, NULL), -EINVAL) |
+		       expect("unaligned length", pin(id, 0, &b, 1, NULL), -EINVAL) |
+		       expect("zero length", pin(id, 0, &z, 1, NULL), -EINVAL);
+	}
+	if (!strcmp(c, "unmapped")) {
+		char *p = mmap(NULL, 3 * PS, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct iovec v[2] = { { page, PS }, { p, 3 * PS } };
+		struct khup_info in = { .size = sizeof(in), .id = id };
+		int r;
+
+		munmap(p + 2 * PS, PS);
+		r = expect("partly unmapped", pin(id, 0, v, 2, NULL), -EFAULT);
+		kio(KHUP_IOC_INFO, &in);
+		r |= expect("nothing stays pinned", in.nr_pages ? -1 : 0, 0);
+		r |= expect("no task left behind", in.nr_tasks ? -1 : 0, 0);
+		v[0].iov_base = p + 2 * PS;
+		v[0].iov_len = PS;
+		r |= expect("unmapped", pin(id, 0, v, 1, NULL), -EFAULT);
+		return r;
+	}
+	if (!strcmp(c, "overflow")) {
+		struct iovec o = { (void *)0xfffffffffffff000UL, 2 * PS };
+		struct iovec k = { (void *)0xffff800000000000UL, PS };
+
+		return expect("wrapping range", pin(id, 0, &o, 1, NULL), -EOVERFLOW) |
+		       expect("kernel range", pin(id, 0, &k, 1, NULL), -EOVERFLOW);
+	}
+	if (!strcmp(c, "iovec-count")) {
+		struct iovec *many = calloc(KHUP_MAX_IOVECS + 1, sizeof(*many));
+		int i, r;
+
+		for (i = 0; i <= KHUP_MAX_IOVECS; i++)
+			many[i] = iov;
+		r = expect("too many iovecs",
+			   pin(id, 0, many, KHUP_MAX_IOVECS + 1, NULL), -EINVAL);
+		r |= expect("zero iovecs", pin(id, 0, many, 0, NULL), -EINVAL);
+		r |= expect("bad iovec pointer",
+			    pin(id, 0, (void *)8, 1, NULL), -EFAULT);
+		return r;
+	}
+	if (!strcmp(c, "state")) {
+		struct khup_image_op op = { .size = sizeof(op), .id = id };
+		int r = expect("seal empty image", kio(KHUP_IOC_SEAL, &op),
+			       -EINVAL);
+
+		r |= expect("pin", pin(id, 0, &iov, 1, NULL), 0);
+		r |= expect("seal", kio(KHUP_IOC_SEAL, &op), 0);
+		r |= expect("seal twice", kio(KHUP_IOC_SEAL, &op), -EBUSY);
+		r |= expect("pin into sealed image", pin(id, 0, &iov, 1, NULL),
+			    -EBUSY);
+		return r;
+	}
+	if (!strcmp(c, "read-past-end")) {
+		struct khup_open_pages op = {
+			.size = sizeof(op), .id = id, .pid = 12345,
+		};
+		char buf[16];
+		int fd, r;
+
+		r = expect("pin", pin(id, 0, &iov, 1, &pages), 0);
+		r |= expect("open unknown pid", kio(KHUP_IOC_OPEN_PAGES, &op),
+			    -ENOENT);
+		fd = open_pages(id, getpid(), &pages);
+		r |= expect("pread at end returns 0 bytes (EOF)",
+			    (int)pread(fd, buf, sizeof(buf), pages * PS), 0);
+		r |= expect("pread far past end returns 0 bytes",
+			    (int)pread(fd, buf, sizeof(buf), 1ULL << 50), 0);
+		r |= expect("negative offset",
+			    pread(fd, buf, sizeof(buf), -4096) < 0 ? -errno : 0,
+			    -EINVAL);
+		r |= expect("write is not supported",
+			    write(fd, buf, 1) < 0 ? -errno : 0, -EINVAL);
+		r |= expect("zero range mode",
+			    fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, PS) ?
+			    -errno : 0, -EOPNOTSUPP);
+		close(fd);
+		return r;
+	}
+	if (!strcmp(c, "double-release")) {
+		struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+		err = pin(id, 0, &iov, 1, NULL);
+		return expect("pin", err, 0) |
+		       expect("release", kio(KHUP_IOC_RELEASE, &op), 0) |
+		       expect("second release", kio(KHUP_IOC_RELEASE, &op),
+			      -ENOENT);
+	}
+	die("unknown case %s", c);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "self-pin"))
+		return self_pin(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "self-restore"))
+		return self_restore(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "remote-pin"))
+		return remote_pin(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "remote-verify"))
+		return remote_verify(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "release"))
+		return release(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "info"))
+		return info(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "pfns"))
+		return pfns(argv[2], 0);
+	if (argc == 3 && !strcmp(argv[1], "thp"))
+		return pfns(argv[2], 1);
+	if (argc == 3 && !strcmp(argv[1], "bad-input"))
+		return bad_input(argv[2]);
+	fprintf(stderr, "usage: see the comment at the top of khup-test.c\n");
+	return 2;
+}

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# khup self path: a process pins >= 64 MiB of its own memory (4 KiB pages, THP, zero page), kexec, gets it back
+VM_KEXEC=yes
+VM_TIMEOUT=600
+
+ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+# Free memory in kB: MemFree plus the pages sitting on per-cpu free lists
+# (freed THPs land there and MemFree does not count them).
+memfree_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
+	local pcp
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
+	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
+}
+
+stage1() {
+	check "module loads" insmod "$(ko)"
+	check "/dev/khup exists" test -c /dev/khup
+
+	# Same-kernel round trip first: pin, read back, release, and MemFree
+	# must come back (within 2 MiB) once the image is released.
+	local before after
+	before=$(memfree_kb)
+	check "same-kernel: pin + seal 64 MiB" kt self-pin warmup "$OUT/warmup.state"
+	check "same-kernel: image holds pages" test "$(kt info warmup | cut -d' ' -f4)" -ge 16384
+	check "same-kernel: KHO node published" test -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	check "same-kernel: release" kt release warmup
+	check "same-kernel: KHO node withdrawn after last release" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	after=$(memfree_kb)
+	note "MemFree before pin ${before} kB, after release ${after} kB"
+	check "same-kernel: MemFree back within 2 MiB after release" test $((before - after)) -le 2048
+
+	cat /proc/sys/kernel/random/boot_id >"$OUT/boot_id"
+	check "pin + seal 64 MiB for kexec" kt self-pin roundtrip "$OUT/self.state"
+	check "THP range kept as a large folio (order > 0 extent)" kt thp roundtrip
+	check "KHO node published" test -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	if command -v dtc >/dev/null; then
+		check "published node decompiles with dtc" \
+			dtc -q -I dtb -O dts -o "$OUT/khup.dts" /sys/kernel/debug/kho/out/sub_fdts/khup
+		check "node has compatible khup-v1" grep -q 'compatible = "khup-v1";' "$OUT/khup.dts"
+	fi
+	kt info roundtrip >"$OUT/info1"
+	note "image before kexec: $(cat "$OUT/info1")"
+}
+
+stage2() {
+	check_ne "this is a new boot" "$(cat /proc/sys/kernel/random/boot_id)" "$(cat "$OUT/boot_id")"
+	check "khup node handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/khup
+	local held freed
+	held=$(memfree_kb)
+	check "module loads after kexec" insmod "$(ko)"
+	check "log says image restored" grep -q "khup: restored image .* 'roundtrip'" <(dmesg)
+	check "no restore errors logged" bash -c '! dmesg | grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\)"'
+	read -r id state tasks pages kexecs < <(kt info roundtrip)
+	check_eq "image state is RESTORED" "$state" 3
+	check_eq "image survived one kexec" "$kexecs" 1
+	check_eq "same page count as before kexec" "$pages" "$(cut -d' ' -f4 "$OUT/info1")"
+	check "restored image re-published for the next kexec" test -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	check "ranges restored into the caller, hashes match" kt self-restore roundtrip "$OUT/self.state"
+	check "rmmod refused while an image is held" bash -c '! rmmod khup'
+	check "release" kt release roundtrip
+	freed=$(memfree_kb)
+	note "MemFree with image held ${held} kB, after release ${freed} kB, image $((pages * 4)) kB"
+	check "MemFree grew by the image size (within 2 MiB) after release" \
+		test $((freed - held)) -ge $((pages * 4 - 2048))
+	check "KHO out tree has no khup node" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	check "rmmod after release" rmmod khup
+}
