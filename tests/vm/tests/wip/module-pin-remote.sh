@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# khup CRIU path: pin a ptrace-stopped child's ranges by pid, read them back through the fd before and after kexec
+VM_KEXEC=yes
+VM_TIMEOUT=600
+
+ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+
+# Free memory in kB: MemFree plus pages on per-cpu free lists.
+memfree_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
+	local pcp
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
+	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
+}
+
+stage1() {
+	check "module loads" insmod "$(ko)"
+	check "pin stopped child by pid, read back via fd, seal" kt remote-pin remote "$OUT/remote.state"
+	read -r pid _ pages <"$OUT/remote.state"
+	check "child is gone; its pages stay pinned" test ! -e "/proc/$pid"
+	check_eq "image holds all pages" "$(kt info remote | cut -d' ' -f4)" "$pages"
+}
+
+stage2() {
+	local held freed pages
+	read -r _ _ pages <"$OUT/remote.state"
+	held=$(memfree_kb)
+	check "module loads after kexec" insmod "$(ko)"
+	check "read back via fd after kexec, identical; punch hole" kt remote-verify remote "$OUT/remote.state"
+	check_eq "punching freed every page" "$(kt info remote | cut -d' ' -f4)" 0
+	freed=$(memfree_kb)
+	note "free memory with image held ${held} kB, after punching ${freed} kB, image $((pages * 4)) kB"
+	check "punched pages returned to the allocator (within 2 MiB)" \
+		test $((freed - held)) -ge $((pages * 4 - 2048))
+	check "release" kt release remote
+	check "KHO out tree has no khup node" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	check "rmmod after release" rmmod khup
+}
