@@ -1,0 +1,18 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# khup never hands over a page inside KHO scratch, even when the pinned range was allocated in it (CMA)
+VM_TIMEOUT=300
+
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+
+stage1() {
+	check "module loads" insmod "$KHUP_BUILD/modules/$(uname -r)/khup.ko"
+	check "KHO scratch ranges listed" grep -q 0x /sys/kernel/debug/kho/out/scratch_len
+	note "scratch: $(paste -d@ /sys/kernel/debug/kho/out/scratch_len /sys/kernel/debug/kho/out/scratch_phys | tr '\n' ' ')"
+	# Exit 0: pages started in scratch and all were migrated out;
+	# 1: a pinned pfn is inside scratch; 3: nothing started in scratch.
+	check "pages allocated in scratch were migrated out before pinning; no published pfn in scratch" \
+		kt scratch cma
+	check "no KHO warning about scratch overlap" bash -c '! dmesg | grep -q "kho_preserve_folio\|WARNING"'
+	check "release" kt release cma
+	check "rmmod" rmmod khup
+}
