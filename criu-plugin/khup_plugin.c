@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * khup_plugin.so - keeps the memory CRIU checkpoints in /dev/khup.
+ *
+ * With "criu dump --kho", CRIU hands the page contents it would write to
+ * pages-*.img to the DUMP_PAGES hook as ranges of the frozen tasks (or of
+ * CRIU itself for shared memory). We pin them into one /dev/khup image, in
+ * the order given, so that the image's offset space per task is the one the
+ * pages image would have had. DUMP_PAGES_DONE seals the image (its folios
+ * are preserved with KHO from then on, across kexec) and writes khup.img,
+ * which names the image and records what it must hold.
+ *
+ * With "criu restore --kho", we check khup.img against what /dev/khup
+ * reports and give CRIU a read-back fd per pagemap (RESTORE_PAGES); CRIU
+ * punches every page out of it once restored. A restore that succeeds
+ * releases the image; one that fails leaves it for a retry. A dump that
+ * fails releases the image it created.
+ */
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+
+#include <linux/khup.h>
+
+#include "criu-plugin.h"
+#include "criu-log.h"
+#include "image.h"
+
+#include "khup.pb-c.h"
+
+#undef LOG_PREFIX
+#define LOG_PREFIX "khup: "
+
+#define KHUP_PLUGIN_NAME "khup"
+#define KHUP_DEV	 "/dev/khup"
+#define KHUP_IMG	 "khup.img"
+#define KHUP_IMG_MAGIC	 "KHUPCRIU"
+#define KHUP_IMG_VERSION 1
+/* Refuse absurd khup.img sizes before allocating. */
+#define KHUP_IMG_MAX	 (64 << 20)
+
+struct khup_img_hdr {
+	char magic[8];
+	uint32_t version; /* le */
+	uint32_t len;	  /* le, payload bytes */
+	uint32_t crc;	  /* le, CRC32 of the payload */
+	uint32_t zero;
+};
+
+static struct {
+	bool active;   /* restore: the images have a khup.img we checked */
+	pid_t criu;    /* the CRIU process that loaded us */
+	int dev;       /* /dev/khup in the CRIU process, -1 if not open */
+	uint64_t id;   /* /dev/khup image id, 0 if none */
+	bool img_written;
+	char name[KHUP_NAME_LEN];
+	size_t nr_pm;
+	KhupPagemapEntry **pm;
+	KhupImageEntry *ie; /* restore: khup.img as read */
+} st = { .dev = -1 };
+
+static long page_size(void)
+{
+	static long ps;
+
+	if (!ps)
+		ps = sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+static const char *type_name(int type)
+{
+	return type == CR_PLUGIN_PAGES_SHMEM ? "shmem" : "task";
+}
+
+/* CRC32 (IEEE 802.3, reflected), bitwise: khup.img is small. */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+	uint32_t crc = ~0U;
+
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320U & -(crc & 1));
+	}
+	return ~crc;
+}
+
+static uint64_t fnv1a(uint64_t h, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++) {
+		h ^= (v >> (8 * i)) & 0xff;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int dev_open(void)
+{
+	int fd = open(KHUP_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		pr_perror("Can't open " KHUP_DEV " (is khup.ko loaded?)");
+	return fd;
+}
+
+static int image_info(int dev, uint64_t id, struct khup_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->id = id;
+	if (ioctl(dev, KHUP_IOC_INFO, info)) {
+		pr_perror("Can't query " KHUP_DEV " image %" PRIu64, id);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The tasks of an image and the checksum of their extents: what khup.img
+ * records at dump and what a restore compares. Returns the number of tasks
+ * (*tasks is malloc()ed) or -1.
+ */
+static int image_tasks(int dev, uint64_t id, struct khup_task_info **tasks, uint64_t *csum)
+{
+	struct khup_tasks q = { .size = sizeof(q), .id = id };
+	struct khup_task_info *t = NULL;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct khup_extent *ext = NULL;
+	uint32_t i, n;
+
+	if (ioctl(dev, KHUP_IOC_TASKS, &q)) {
+		pr_perror("Can't list the tasks of " KHUP_DEV " image %" PRIu64, id);
+		return -1;
+	}
+	n = q.count;
+	t = calloc(n ? n : 1, sizeof(*t));
+	if (!t)
+		return -1;
+	q.count = n;
+	q.tasks = (uintptr_t)t;
+	if (ioctl(dev, KHUP_IOC_TASKS, &q) || q.count != n) {
+		pr_perror("Can't list the tasks of " KHUP_DEV " image %" PRIu64, id);
+		goto err;
+	}
+
+	for (i = 0; i < n; i++) {
+		struct khup_extents e = { .size = sizeof(e), .id = id, .pid = t[i].pid };
+		uint64_t j;
+
+		if (t[i].nr_extents > UINT32_MAX)
+			goto err;
+		free(ext);
+		ext = calloc(t[i].nr_extents ? t[i].nr_extents : 1, sizeof(*ext));
+		if (!ext)
+			goto err;
+		e.count = t[i].nr_extents;
+		e.extents = (uintptr_t)ext;
+		if (ioctl(dev, KHUP_IOC_EXTENTS, &e) || e.count != t[i].nr_extents) {
+			pr_perror("Can't read the extents of task %d of " KHUP_DEV " image %" PRIu64, t[i].pid, id);
+			goto err;
+		}
+		h = fnv1a(h, (uint32_t)t[i].pid, 4);
+		h = fnv1a(h, t[i].nr_extents, 8);
+		for (j = 0; j < t[i].nr_extents; j++) {
+			h = fnv1a(h, ext[j].va, 8);
+			h = fnv1a(h, ext[j].pfn, 8);
+			h = fnv1a(h, ext[j].nr, 4);
+			h = fnv1a(h, ext[j].order, 1);
+			h = fnv1a(h, ext[j].flags, 1);
+		}
+	}
+	free(ext);
+	*tasks = t;
+	*csum = h;
+	return n;
+err:
+	free(ext);
+	free(t);
+	return -1;
+}
+
+/* ---- dump ---- */
+
+static int create_image(void)
+{
+	struct khup_create c = { .size = sizeof(c) };
+	struct timespec ts;
+
+	st.dev = dev_open();
+	if (st.dev < 0)
+		return -1;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(st.name, sizeof(st.name), "criu-%d-%lld.%09ld", getpid(), (long long)ts.tv_sec, ts.tv_nsec);
+	memcpy(c.name, st.name, sizeof(c.name));
+	if (ioctl(st.dev, KHUP_IOC_CREATE, &c)) {
+		pr_perror("Can't create " KHUP_DEV " image %s", st.name);
+		return -1;
+	}
+	st.id = c.id;
+	pr_info("Created " KHUP_DEV " image %" PRIu64 " '%s'\n", st.id, st.name);
+	return 0;
+}
+
+static KhupPagemapEntry *pagemap_entry(int type, unsigned long id, bool create)
+{
+	KhupPagemapEntry *pm, **n;
+
+	for (size_t i = 0; i < st.nr_pm; i++)
+		if (st.pm[i]->type == (uint32_t)type && st.pm[i]->id == id)
+			return st.pm[i];
+	if (!create)
+		return NULL;
+
+	n = realloc(st.pm, (st.nr_pm + 1) * sizeof(*n));
+	pm = malloc(sizeof(*pm));
+	if (n)
+		st.pm = n;
+	if (!n || !pm) {
+		free(pm);
+		return NULL;
+	}
+	khup_pagemap_entry__init(pm);
+	pm->type = type;
+	pm->id = id;
+	pm->khup_pid = -1;
+	st.pm[st.nr_pm++] = pm;
+	return pm;
+}
+
+static int khup_dump_pages(int type, unsigned long id, int pid, const struct iovec *iov, unsigned int nr_iov)
+{
+	KhupPagemapEntry *pm;
+
+	if (getpid() != st.criu) {
+		/* e.g. SysV IPC shared memory, dumped from a child of CRIU */
+		pr_err("Pages of %s %lu are handed over from a helper process: not supported\n", type_name(type), id);
+		return -EOPNOTSUPP;
+	}
+	if (!st.id && create_image())
+		return -EIO;
+
+	pm = pagemap_entry(type, id, true);
+	if (!pm)
+		return -ENOMEM;
+
+	while (nr_iov) {
+		unsigned int n = nr_iov < KHUP_MAX_IOVECS ? nr_iov : KHUP_MAX_IOVECS;
+		struct khup_pin p = {
+			.size = sizeof(p),
+			.id = st.id,
+			.pid = pid,
+			.nr_iovecs = n,
+			.iovecs = (uintptr_t)iov,
+		};
+		pid_t holder = pid ? pid : getpid();
+
+		if (ioctl(st.dev, KHUP_IOC_PIN, &p)) {
+			int err = errno;
+
+			pr_perror("Can't pin %u ranges of %s %lu (pid %d) starting at %p", n, type_name(type), id, pid,
+				  iov->iov_base);
+			return -err;
+		}
+		if (pm->khup_pid == -1) {
+			pm->khup_pid = holder;
+			pm->offset = p.offset;
+		} else if (pm->khup_pid != holder || p.offset != pm->offset + pm->nr_pages * page_size()) {
+			/* The pages of a pagemap must be contiguous in the image */
+			pr_err("Pages of %s %lu are not contiguous in " KHUP_DEV " (task %d offset %llu, expected %d/%" PRIu64
+			       ")\n",
+			       type_name(type), id, holder, (unsigned long long)p.offset, pm->khup_pid,
+			       pm->offset + pm->nr_pages * page_size());
+			return -EIO;
+		}
+		pm->nr_pages += p.nr_pages;
+		iov += n;
+		nr_iov -= n;
+	}
+	return 0;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__DUMP_PAGES, khup_dump_pages)
+
+static int write_khup_img(KhupImageEntry *ie)
+{
+	struct khup_img_hdr hdr = {};
+	size_t len = khup_image_entry__get_packed_size(ie);
+	uint8_t *buf;
+	int fd, ret = -1;
+
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return -1;
+	khup_image_entry__pack(ie, buf);
+
+	memcpy(hdr.magic, KHUP_IMG_MAGIC, sizeof(hdr.magic));
+	hdr.version = htole32(KHUP_IMG_VERSION);
+	hdr.len = htole32(len);
+	hdr.crc = htole32(crc32_ieee(buf, len));
+
+	fd = openat(criu_get_image_dir(), KHUP_IMG, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pr_perror("Can't create " KHUP_IMG);
+		goto out;
+	}
+	st.img_written = true;
+	if (write(fd, &hdr, sizeof(hdr)) != sizeof(hdr) || write(fd, buf, len) != (ssize_t)len) {
+		pr_perror("Can't write " KHUP_IMG);
+		close(fd);
+		goto out;
+	}
+	if (close(fd)) {
+		pr_perror("Can't write " KHUP_IMG);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+static int khup_dump_pages_done(void)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = st.id };
+	KhupImageEntry ie = KHUP_IMAGE_ENTRY__INIT;
+	struct khup_task_info *tasks = NULL;
+	KhupTaskEntry *te = NULL, **tep = NULL;
+	struct khup_info info;
+	struct timespec ts;
+	int n, i, ret = -EIO;
+
+	if (!st.id) {
+		pr_warn("No page contents were handed over: no " KHUP_DEV " image\n");
+		return 0;
+	}
+
+	if (ioctl(st.dev, KHUP_IOC_SEAL, &op)) {
+		pr_perror("Can't seal " KHUP_DEV " image %" PRIu64, st.id);
+		return -EIO;
+	}
+	if (image_info(st.dev, st.id, &info))
+		return -EIO;
+	n = image_tasks(st.dev, st.id, &tasks, &ie.extents_csum);
+	if (n < 0)
+		return -EIO;
+
+	te = calloc(n ? n : 1, sizeof(*te));
+	tep = calloc(n ? n : 1, sizeof(*tep));
+	if (!te || !tep)
+		goto out;
+	for (i = 0; i < n; i++) {
+		khup_task_entry__init(&te[i]);
+		te[i].pid = tasks[i].pid;
+		te[i].nr_pages = tasks[i].nr_pages;
+		te[i].nr_extents = tasks[i].nr_extents;
+		tasks[i].comm[sizeof(tasks[i].comm) - 1] = '\0';
+		te[i].comm = tasks[i].comm;
+		tep[i] = &te[i];
+	}
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ie.image_id = st.id;
+	ie.name = st.name;
+	info.release[sizeof(info.release) - 1] = '\0';
+	ie.release = info.release;
+	ie.nr_pages = info.nr_pages;
+	ie.dump_time_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	ie.n_tasks = n;
+	ie.tasks = tep;
+	ie.n_pagemaps = st.nr_pm;
+	ie.pagemaps = st.pm;
+
+	if (write_khup_img(&ie))
+		goto out;
+	if (add_inventory_plugin(KHUP_PLUGIN_NAME))
+		goto out;
+
+	pr_info("Sealed " KHUP_DEV " image %" PRIu64 " '%s': %" PRIu64 " pages of %d tasks, %zu pagemaps\n", st.id,
+		st.name, (uint64_t)info.nr_pages, n, st.nr_pm);
+	ret = 0;
+out:
+	free(te);
+	free(tep);
+	free(tasks);
+	return ret;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__DUMP_PAGES_DONE, khup_dump_pages_done)
+
+static void dump_fini(int ret)
+{
+	if (ret && st.id) {
+		struct khup_image_op op = { .size = sizeof(op), .id = st.id };
+
+		/* The tasks run on: their pages must not stay pinned */
+		if (ioctl(st.dev, KHUP_IOC_RELEASE, &op))
+			pr_perror("Can't release " KHUP_DEV " image %" PRIu64 " after the failed dump", st.id);
+		else
+			pr_info("Dump failed: released " KHUP_DEV " image %" PRIu64 " '%s'\n", st.id, st.name);
+		if (st.img_written)
+			unlinkat(criu_get_image_dir(), KHUP_IMG, 0);
+	}
+	for (size_t i = 0; i < st.nr_pm; i++)
+		free(st.pm[i]);
+	free(st.pm);
+	st.pm = NULL;
+	st.nr_pm = 0;
+}
+
+/* ---- restore ---- */
+
+static KhupImageEntry *read_khup_img(bool *missing)
+{
+	struct khup_img_hdr hdr;
+	KhupImageEntry *ie = NULL;
+	uint8_t *buf = NULL;
+	struct stat s;
+	uint32_t len;
+	int fd;
+
+	*missing = false;
+	fd = openat(criu_get_image_dir(), KHUP_IMG, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			*missing = true;
+			return NULL;
+		}
+		pr_perror("Can't open " KHUP_IMG);
+		return NULL;
+	}
+	if (fstat(fd, &s) || read(fd, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		pr_err(KHUP_IMG " is truncated\n");
+		goto out;
+	}
+	if (memcmp(hdr.magic, KHUP_IMG_MAGIC, sizeof(hdr.magic))) {
+		pr_err(KHUP_IMG " is not a khup image (bad magic)\n");
+		goto out;
+	}
+	if (le32toh(hdr.version) != KHUP_IMG_VERSION) {
+		pr_err(KHUP_IMG " has format version %u, this plugin reads %u\n", le32toh(hdr.version),
+		       KHUP_IMG_VERSION);
+		goto out;
+	}
+	len = le32toh(hdr.len);
+	if (len > KHUP_IMG_MAX || (off_t)(sizeof(hdr) + len) != s.st_size) {
+		pr_err(KHUP_IMG " is corrupt: payload of %u bytes in a file of %lld\n", len, (long long)s.st_size);
+		goto out;
+	}
+	buf = malloc(len ? len : 1);
+	if (!buf || read(fd, buf, len) != (ssize_t)len) {
+		pr_err("Can't read " KHUP_IMG "\n");
+		goto out;
+	}
+	if (crc32_ieee(buf, len) != le32toh(hdr.crc)) {
+		pr_err(KHUP_IMG " is corrupt: checksum mismatch\n");
+		goto out;
+	}
+	ie = khup_image_entry__unpack(NULL, len, buf);
+	if (!ie)
+		pr_err(KHUP_IMG " is corrupt: can't decode it\n");
+out:
+	free(buf);
+	close(fd);
+	return ie;
+}
+
+/*
+ * Compare khup.img with what /dev/khup holds; say what differs. The pfns
+ * are part of the extent checksum: pages stay in place across kexec.
+ */
+static int check_image(int dev, KhupImageEntry *ie)
+{
+	struct khup_info info = { .size = sizeof(info), .flags = KHUP_INFO_BY_NAME };
+	struct khup_task_info *tasks = NULL;
+	int n, bad = 0;
+	uint64_t csum;
+
+	if (strlen(ie->name) >= sizeof(info.name)) {
+		pr_err(KHUP_IMG " names an invalid image\n");
+		return -1;
+	}
+	strcpy(info.name, ie->name);
+	if (ioctl(dev, KHUP_IOC_INFO, &info)) {
+		if (errno == ENOENT)
+			pr_err(KHUP_DEV " has no image '%s' (id %" PRIu64 "): released, already restored, "
+			       "or not carried over the kexec\n",
+			       ie->name, ie->image_id);
+		else
+			pr_perror("Can't look up " KHUP_DEV " image '%s'", ie->name);
+		return -1;
+	}
+	info.release[sizeof(info.release) - 1] = '\0';
+
+#define differs(what, fmt, img, dev_)                                                                        \
+	do {                                                                                                 \
+		pr_err("Image '%s': " what " is " fmt " in " KHUP_IMG " but " fmt " in " KHUP_DEV "\n", ie->name, \
+		       img, dev_);                                                                           \
+		bad = 1;                                                                                     \
+	} while (0)
+
+	if (info.id != ie->image_id)
+		differs("id", "%" PRIu64, ie->image_id, (uint64_t)info.id);
+	if (strcmp(info.release, ie->release))
+		differs("kernel release at dump", "%s", ie->release, info.release);
+	if (info.state != KHUP_STATE_SEALED && info.state != KHUP_STATE_RESTORED) {
+		pr_err("Image '%s' is not sealed (state %u)\n", ie->name, info.state);
+		bad = 1;
+	}
+	if (info.nr_pages != ie->nr_pages)
+		differs("page count", "%" PRIu64, ie->nr_pages, (uint64_t)info.nr_pages);
+	if (info.nr_tasks != ie->n_tasks)
+		differs("task count", "%zu", ie->n_tasks, (size_t)info.nr_tasks);
+	if (bad)
+		return -1;
+
+	n = image_tasks(dev, info.id, &tasks, &csum);
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n && i < (int)ie->n_tasks; i++) {
+		KhupTaskEntry *t = ie->tasks[i];
+
+		if (t->pid != tasks[i].pid)
+			differs("task pid", "%d", t->pid, tasks[i].pid);
+		else if (t->nr_pages != tasks[i].nr_pages)
+			pr_err("Image '%s': task %d has %" PRIu64 " pages in " KHUP_IMG " but %" PRIu64
+			       " in " KHUP_DEV "\n",
+			       ie->name, t->pid, t->nr_pages, (uint64_t)tasks[i].nr_pages),
+				bad = 1;
+		else if (t->nr_extents != tasks[i].nr_extents)
+			pr_err("Image '%s': task %d has %" PRIu64 " extents in " KHUP_IMG " but %" PRIu64
+			       " in " KHUP_DEV "\n",
+			       ie->name, t->pid, t->nr_extents, (uint64_t)tasks[i].nr_extents),
+				bad = 1;
+	}
+	if (!bad && csum != ie->extents_csum)
+		differs("extent checksum", "%016" PRIx64, ie->extents_csum, csum);
+#undef differs
+	free(tasks);
+
+	for (size_t i = 0; !bad && i < ie->n_pagemaps; i++) {
+		KhupPagemapEntry *pm = ie->pagemaps[i];
+		bool found = false;
+
+		for (size_t j = 0; j < ie->n_tasks; j++) {
+			KhupTaskEntry *t = ie->tasks[j];
+
+			if (t->pid == pm->khup_pid && pm->offset / page_size() + pm->nr_pages <= t->nr_pages)
+				found = true;
+		}
+		if (!found) {
+			pr_err("Image '%s': the pages of %s %" PRIu64 " are not in it\n", ie->name,
+			       type_name(pm->type), pm->id);
+			bad = 1;
+		}
+	}
+	if (bad)
+		return -1;
+
+	pr_info("Image '%s' (id %" PRIu64 ", dumped on %s, %" PRIu64 " pages) matches " KHUP_IMG "\n", ie->name,
+		ie->image_id, ie->release, ie->nr_pages);
+	return 0;
+}
+
+static int restore_init(void)
+{
+	bool missing;
+
+	if (!check_and_remove_inventory_plugin(KHUP_PLUGIN_NAME, strlen(KHUP_PLUGIN_NAME)))
+		return 0; /* not a khup dump */
+
+	st.ie = read_khup_img(&missing);
+	if (!st.ie) {
+		if (missing) {
+			pr_info("No " KHUP_IMG ": the pages are in pages images\n");
+			return 0;
+		}
+		return -1;
+	}
+
+	st.dev = dev_open();
+	if (st.dev < 0) {
+		pr_err("The pages of this dump are in " KHUP_DEV " image '%s'\n", st.ie->name);
+		return -1;
+	}
+	if (check_image(st.dev, st.ie)) {
+		pr_err("Refusing to restore from " KHUP_DEV " image '%s'; it is left as it is\n", st.ie->name);
+		return -1;
+	}
+	st.id = st.ie->image_id;
+	st.active = true;
+	return 0;
+}
+
+static int khup_restore_pages(int type, unsigned long id, uint64_t *base)
+{
+	struct khup_open_pages op = { .size = sizeof(op), .flags = KHUP_FD_CLOEXEC };
+	KhupPagemapEntry *pm = NULL;
+	int dev;
+
+	if (!st.active)
+		return -ENOTSUP;
+
+	for (size_t i = 0; i < st.ie->n_pagemaps; i++)
+		if (st.ie->pagemaps[i]->type == (uint32_t)type && st.ie->pagemaps[i]->id == id)
+			pm = st.ie->pagemaps[i];
+	if (!pm) {
+		/* Nothing was handed over for it (no page with contents) */
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		pr_debug("No pages of %s %lu in the image\n", type_name(type), id);
+		*base = 0;
+		return fd < 0 ? -errno : fd;
+	}
+
+	/*
+	 * This runs in restored tasks too, which close what they inherit:
+	 * use a /dev/khup fd of our own.
+	 */
+	dev = dev_open();
+	if (dev < 0)
+		return -ENODEV;
+	op.id = st.id;
+	op.pid = pm->khup_pid;
+	if (ioctl(dev, KHUP_IOC_OPEN_PAGES, &op)) {
+		int err = errno;
+
+		pr_perror("Can't open the pages of %s %lu (task %d of image %" PRIu64 ")", type_name(type), id,
+			  pm->khup_pid, st.id);
+		close(dev);
+		return -err;
+	}
+	close(dev);
+	*base = pm->offset;
+	pr_debug("Pages of %s %lu: fd %d, task %d, offset %" PRIu64 ", %" PRIu64 " pages\n", type_name(type), id,
+		 op.fd, pm->khup_pid, pm->offset, pm->nr_pages);
+	return op.fd;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESTORE_PAGES, khup_restore_pages)
+
+static void restore_fini(int ret)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = st.id };
+	struct khup_info info;
+
+	if (!st.active || getpid() != st.criu)
+		return;
+	if (ret) {
+		pr_info("Restore failed: " KHUP_DEV " image '%s' is kept for another try\n", st.ie->name);
+		return;
+	}
+	if (!image_info(st.dev, st.id, &info) && info.nr_pages)
+		pr_info("%" PRIu64 " pages of image '%s' were not read back\n", (uint64_t)info.nr_pages,
+			st.ie->name);
+	if (ioctl(st.dev, KHUP_IOC_RELEASE, &op))
+		pr_perror("Can't release " KHUP_DEV " image %" PRIu64, st.id);
+	else
+		pr_info("Restored; released " KHUP_DEV " image '%s'\n", st.ie->name);
+}
+
+/* ---- registration ---- */
+
+static int khup_plugin_init(int stage)
+{
+	st.criu = getpid();
+	if (stage == CR_PLUGIN_STAGE__RESTORE)
+		return restore_init();
+	return 0;
+}
+
+static void khup_plugin_fini(int stage, int ret)
+{
+	if (stage == CR_PLUGIN_STAGE__DUMP)
+		dump_fini(ret);
+	else if (stage == CR_PLUGIN_STAGE__RESTORE)
+		restore_fini(ret);
+
+	if (st.ie) {
+		khup_image_entry__free_unpacked(st.ie, NULL);
+		st.ie = NULL;
+	}
+	if (st.dev >= 0)
+		close(st.dev);
+	st.dev = -1;
+	st.id = 0;
+	st.active = false;
+}
+
+CR_PLUGIN_REGISTER(KHUP_PLUGIN_NAME, khup_plugin_init, khup_plugin_fini)
