@@ -18,6 +18,13 @@
 #include "internal.h"
 #include "trace.h"
 
+/*
+ * Replaces "khup-v1" in the incoming node once it has been taken over; the
+ * same length, so the blob stays a valid FDT.
+ */
+#define KHUP_CLAIMED	"claimed"
+static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE));
+
 /* The FDT currently registered with kho_add_subtree(), or NULL. */
 static void *khup_blob;
 
@@ -469,12 +476,29 @@ void khup_restore_all(void)
 	}
 	root = khup_fdt_root(fdt);
 	compat = khup_fdt_prop_str(fdt, root, "compatible");
+	if (compat && !strcmp(compat, KHUP_CLAIMED)) {
+		pr_info("KHO node '%s' was already taken over earlier in this boot\n",
+			KHUP_KHO_NODE);
+		return;
+	}
 	if (!compat || strcmp(compat, KHUP_COMPATIBLE)) {
 		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\"); nothing restored\n",
 		       KHUP_KHO_NODE, compat ? compat : "(none)",
 		       KHUP_COMPATIBLE);
 		return;
 	}
+	/*
+	 * The node is ours. Its memory is kept for the rest of this boot and
+	 * its compatible overwritten, so a later load of the module (after
+	 * rmmod) sees that everything was taken over already instead of
+	 * restoring the same folios twice.
+	 */
+	if (!kho_restore_folio(phys)) {
+		pr_err("KHO node '%s' is not in preserved memory; nothing restored\n",
+		       KHUP_KHO_NODE);
+		return;
+	}
+	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
 
 	mutex_lock(&khup_lock);
 	for (node = khup_fdt_first_child(fdt, root); node >= 0;
@@ -486,9 +510,6 @@ void khup_restore_all(void)
 		}
 		khup_restore_image(fdt, node);
 	}
-	/* The node is ours (compatible matched): free its memory. */
-	kho_restore_free(fdt);
-
 	list_for_each_entry(img, &khup_images, node) {
 		if (img->state != KHUP_STATE_RESTORED)
 			continue;

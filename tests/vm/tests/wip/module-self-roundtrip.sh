@@ -52,7 +52,8 @@ stage2() {
 	local held freed
 	held=$(memfree_kb)
 	check "module loads after kexec" insmod "$(ko)"
-	check "log says image restored" grep -q "khup: restored image .* 'roundtrip'" <(dmesg)
+	dmesg >"$OUT/dmesg.load"
+	check "log says image restored" grep -q "khup: restored image .* 'roundtrip'" "$OUT/dmesg.load"
 	check "no restore errors logged" bash -c '! dmesg | grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\)"'
 	read -r id state tasks pages kexecs < <(kt info roundtrip)
 	check_eq "image state is RESTORED" "$state" 3
