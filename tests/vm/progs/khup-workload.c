@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * khup-workload: the process tree the CRIU tests checkpoint.
+ *
+ *   khup-workload run DIR MIB     start; detach; write DIR/ready when set up
+ *   khup-workload images          list /dev/khup images: "id state pages name"
+ *
+ * "run" sets up, in this order:
+ *   shared   MAP_SHARED|MAP_ANONYMOUS, 4 MiB random, shared with a child
+ *            process that keeps incrementing a counter in it;
+ *   memfd    a memfd mapped MAP_SHARED, 4 MiB random;
+ *   anon     MIB MiB private anonymous random data (after the fork, so only
+ *            the parent has it);
+ *   thp      16 MiB private anonymous, 2 MiB aligned, MADV_HUGEPAGE, random;
+ *   file     a 4 MiB file DIR/file mapped MAP_PRIVATE, every other page
+ *            overwritten with random data (dirty private file pages);
+ *   threads  4 threads, each incrementing its own counter.
+ * It then writes DIR/ready ("key value" lines: pid, child, sum.REGION) and
+ * waits for signals. SIGUSR1: recompute every checksum, look at the child
+ * and the counters, and write DIR/report (same sums, counters, "ok 1" if
+ * all sums match the ones taken at set-up). SIGTERM: kill the child, exit.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <linux/khup.h>
+
+#define MiB		(1UL << 20)
+#define SHARED_SIZE	(4 * MiB)
+#define MEMFD_SIZE	(4 * MiB)
+#define THP_SIZE	(16 * MiB)
+#define FILE_SIZE	(4 * MiB)
+#define NR_THREADS	4
+
+enum { R_ANON, R_THP, R_FILE, R_SHARED, R_MEMFD, NR_REGIONS };
+static const char *const rname[NR_REGIONS] = { "anon", "thp", "file", "shared", "memfd" };
+
+struct region {
+	unsigned char *p;
+	size_t len;
+	uint64_t sum;
+};
+
+static struct region reg[NR_REGIONS];
+static volatile uint64_t counters[NR_THREADS];
+/* First page of the shared region: the child's counter. */
+static volatile uint64_t *child_counter;
+static const char *dir;
+static pid_t child;
+
+/* Once detached, stderr is /dev/null: errors also go to DIR/error. */
+static void die(const char *what)
+{
+	char msg[512], path[4096];
+	int fd, n;
+
+	n = snprintf(msg, sizeof(msg), "khup-workload: %s: %s\n", what, strerror(errno));
+	fputs(msg, stderr);
+	snprintf(path, sizeof(path), "%s/error", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, msg, n) < 0)
+			n = 0;
+		close(fd);
+	}
+	exit(1);
+}
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64* */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static void fill(unsigned char *p, size_t len)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = rnd();
+}
+
+static uint64_t checksum(const unsigned char *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len / 8; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The shared region's checksum leaves out the child's counter page. */
+static uint64_t region_sum(int r)
+{
+	if (r == R_SHARED)
+		return checksum(reg[r].p + 4096, reg[r].len - 4096);
+	return checksum(reg[r].p, reg[r].len);
+}
+
+static void *map(size_t len, int flags, int fd)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	return p;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void *thread_fn(void *arg)
+{
+	long i = (long)arg;
+
+	for (;;) {
+		counters[i]++;
+		sleep_ms(10);
+	}
+	return NULL;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char path[4096], tmp[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(tmp);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		die(tmp);
+	if (fsync(fd) || close(fd))
+		die(tmp);
+	if (rename(tmp, path))
+		die(path);
+}
+
+static void report(void)
+{
+	char buf[4096];
+	int n = 0, ok = 1;
+
+	n += snprintf(buf + n, sizeof(buf) - n, "pid %d\nchild %d\n", getpid(), child);
+	for (int r = 0; r < NR_REGIONS; r++) {
+		uint64_t s = region_sum(r);
+
+		if (s != reg[r].sum)
+			ok = 0;
+		n += snprintf(buf + n, sizeof(buf) - n, "sum.%s %016llx\n", rname[r], (unsigned long long)s);
+	}
+	for (int i = 0; i < NR_THREADS; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "thread%d %llu\n", i, (unsigned long long)counters[i]);
+	n += snprintf(buf + n, sizeof(buf) - n, "childcount %llu\nchildalive %d\nok %d\n",
+		      (unsigned long long)*child_counter, kill(child, 0) == 0 && waitpid(child, NULL, WNOHANG) == 0,
+		      ok);
+	write_file("report", buf);
+}
+
+static int run(int mib)
+{
+	char buf[4096], path[4096];
+	pthread_t th[NR_THREADS];
+	sigset_t set;
+	int fd, n = 0;
+
+	if (getrandom(&rng_state, sizeof(rng_state), 0) != sizeof(rng_state))
+		die("getrandom");
+	rng_state |= 1;
+
+	/* Detach: CRIU dumps a tree that is not a shell job. */
+	if (fork())
+		return 0;
+	setsid();
+	if (chdir("/"))
+		die("chdir");
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		die("/dev/null");
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+
+	/* Signals go to the main thread only, via sigtimedwait() */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	reg[R_SHARED].len = SHARED_SIZE;
+	reg[R_SHARED].p = map(SHARED_SIZE, MAP_SHARED | MAP_ANONYMOUS, -1);
+	fill(reg[R_SHARED].p, SHARED_SIZE);
+	child_counter = (volatile uint64_t *)reg[R_SHARED].p;
+	*child_counter = 0;
+
+	fd = memfd_create("khup-workload", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, MEMFD_SIZE))
+		die("memfd");
+	reg[R_MEMFD].len = MEMFD_SIZE;
+	reg[R_MEMFD].p = map(MEMFD_SIZE, MAP_SHARED, fd);
+	close(fd);
+	fill(reg[R_MEMFD].p, MEMFD_SIZE);
+
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		for (;;) {
+			(*child_counter)++;
+			sleep_ms(10);
+		}
+	}
+
+	reg[R_ANON].len = (size_t)mib * MiB;
+	reg[R_ANON].p = map(reg[R_ANON].len, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	fill(reg[R_ANON].p, reg[R_ANON].len);
+
+	/* 2 MiB aligned, so that it can be backed by huge pages */
+	reg[R_THP].len = THP_SIZE;
+	reg[R_THP].p = map(THP_SIZE + 2 * MiB, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	reg[R_THP].p = (unsigned char *)(((uintptr_t)reg[R_THP].p + 2 * MiB - 1) & ~(2 * MiB - 1));
+	if (madvise(reg[R_THP].p, THP_SIZE, MADV_HUGEPAGE))
+		die("madvise");
+	fill(reg[R_THP].p, THP_SIZE);
+
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(path);
+	for (size_t off = 0; off < FILE_SIZE; off += sizeof(buf)) {
+		fill((unsigned char *)buf, sizeof(buf));
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			die(path);
+	}
+	if (fsync(fd))
+		die(path);
+	reg[R_FILE].len = FILE_SIZE;
+	reg[R_FILE].p = map(FILE_SIZE, MAP_PRIVATE, fd);
+	close(fd);
+	for (size_t off = 0; off < FILE_SIZE; off += 2 * 4096)
+		fill(reg[R_FILE].p + off, 4096);
+
+	for (int r = 0; r < NR_REGIONS; r++)
+		reg[r].sum = region_sum(r);
+
+	for (long i = 0; i < NR_THREADS; i++)
+		if ((errno = pthread_create(&th[i], NULL, thread_fn, (void *)i)))
+			die("pthread_create");
+
+	n += snprintf(buf + n, sizeof(buf) - n, "pid %d\nchild %d\n", getpid(), child);
+	for (int r = 0; r < NR_REGIONS; r++)
+		n += snprintf(buf + n, sizeof(buf) - n, "sum.%s %016llx\n", rname[r], (unsigned long long)reg[r].sum);
+	n += snprintf(buf + n, sizeof(buf) - n, "pages %zu\n",
+		      (reg[R_ANON].len + THP_SIZE + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE) / 4096);
+	write_file("ready", buf);
+
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig == SIGUSR1)
+			report();
+		if (sig == SIGTERM) {
+			kill(child, SIGKILL);
+			return 0;
+		}
+	}
+}
+
+static int images(void)
+{
+	uint64_t ids[KHUP_MAX_IMAGES];
+	struct khup_list l = { .size = sizeof(l), .count = KHUP_MAX_IMAGES, .ids = (uintptr_t)ids };
+	int fd = open("/dev/khup", O_RDWR);
+
+	if (fd < 0)
+		die("/dev/khup");
+	if (ioctl(fd, KHUP_IOC_LIST, &l))
+		die("KHUP_IOC_LIST");
+	for (unsigned int i = 0; i < l.count && i < KHUP_MAX_IMAGES; i++) {
+		struct khup_info in = { .size = sizeof(in), .id = ids[i] };
+
+		if (ioctl(fd, KHUP_IOC_INFO, &in))
+			die("KHUP_IOC_INFO");
+		in.name[sizeof(in.name) - 1] = '\0';
+		printf("%llu %u %llu %s\n", (unsigned long long)in.id, in.state, (unsigned long long)in.nr_pages,
+		       in.name);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "run")) {
+		dir = argv[2];
+		return run(atoi(argv[3]));
+	}
+	if (argc == 2 && !strcmp(argv[1], "images"))
+		return images();
+	fprintf(stderr, "usage: khup-workload run DIR MIB | images\n");
+	return 2;
+}
