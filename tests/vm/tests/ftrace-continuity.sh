@@ -18,7 +18,8 @@ stage1() {
 stage2() {
 	local marker
 	marker=$(cat "$OUT/marker")
-	check "KHO in tree present after kexec" test -d /sys/kernel/debug/kho/in
+	# reserve_mem regions travel in KHO's memblock node.
+	check "memblock node (reserve_mem) handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/memblock
 	check "persistent trace instance exists after kexec" test -r "$inst/trace"
 	check "stage 1's marker survived kexec in the instance" grep -q "$marker" "$inst/trace"
 }

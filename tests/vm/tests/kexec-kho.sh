@@ -13,6 +13,6 @@ stage2() {
 	check_ne "boot_id changed across kexec" "$(cat /proc/sys/kernel/random/boot_id)" "$(cat "$OUT/boot_id")"
 	check "KHO in tree present after kexec" test -d /sys/kernel/debug/kho/in
 	note "kho/in/sub_fdts: $(ls /sys/kernel/debug/kho/in/sub_fdts | tr '\n' ' ')"
-	check "previous kernel's memblock node handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/memblock
+	check "previous kernel's kexec-metadata node handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/kexec-metadata
 	check "kernel log counts exactly one kexec" grep -q 'KHO: exec from: .* (count 1)$' <(dmesg)
 }
