@@ -2,7 +2,9 @@
 /*
  * khup-workload: the process tree the CRIU tests checkpoint.
  *
- *   khup-workload run DIR MIB     start; detach; write DIR/ready when set up
+ *   khup-workload run DIR MIB     start the workload as a child; write
+ *                                 DIR/ready when set up; return when the
+ *                                 workload tree is gone (run it with &)
  *   khup-workload images          list /dev/khup images: "id state pages name"
  *
  * "run" sets up, in this order:
@@ -33,6 +35,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -198,9 +201,21 @@ static int run(int mib)
 		die("getrandom");
 	rng_state |= 1;
 
-	/* Detach: CRIU dumps a tree that is not a shell job. */
-	if (fork())
+	/*
+	 * The caller stays as the parent and a subreaper of the workload: it
+	 * reaps the tree when CRIU's dump kills it, so that its pids are free
+	 * for the restore. The workload itself is a session leader, not a
+	 * shell job.
+	 */
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child) {
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		while (wait(NULL) > 0 || errno == EINTR)
+			;
 		return 0;
+	}
 	setsid();
 	if (chdir("/"))
 		die("chdir");

@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# criu dump --kho then criu restore --kho in the same kernel: pages go to /dev/khup, not to pages-*.img, and come back intact
+VM_TIMEOUT=600
+
+. "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
+
+stage1() {
+	local wl=$OUT/wl pid expected held
+	check "module loads" insmod "$(khup_ko)"
+	check "workload starts (64 MiB anon, THP, file, shared, memfd, 4 threads, child)" wl_start "$wl" 64
+	pid=$(kv "$wl/ready" pid)
+	check "report before dump" wl_report "$wl" report.before
+
+	mkdir -p "$IMG"
+	check "criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$IMG"
+	show_log "$IMG/dump.log"
+	check "dumped tasks are gone" wl_gone "$wl"
+	check_eq "pages-*.img hold 0 bytes" "$(pages_img_bytes "$IMG")" 0
+	check "pagemap images were written" bash -c "ls '$IMG'/pagemap-*.img >/dev/null"
+	check "khup.img was written" test -s "$IMG/khup.img"
+	khup_images | sed 's/^/#   image: /'
+	check_eq "one sealed /dev/khup image" "$(khup_images | awk '{ print $2 }' | tr '\n' ' ')" "2 "
+	held=$(khup_images | awk '{ print $3 }')
+	expected=$(kv "$wl/ready" pages)
+	note "image holds ${held:-?} pages; the workload's regions are $expected pages"
+	check "the image holds at least the workload's pages" test "${held:-0}" -ge "$expected"
+	check "the image holds the pages the plugin pinned" \
+		grep -q "Sealed /dev/khup image .* $held pages" "$IMG/dump.log"
+
+	check "criu restore --kho" criu_run restore.log restore --kho -D "$IMG" --restore-detached
+	show_log "$IMG/restore.log"
+	check_eq "restore released the image" "$(khup_images | wc -l)" 0
+	check "report after restore" wl_report "$wl" report.after
+	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
+	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
+	sleep 1
+	check "report again" wl_report "$wl" report.later
+	check "threads and child keep running" wl_advanced "$wl" "$wl/report.after" "$wl/report.later"
+	wl_stop "$wl"
+	check "rmmod" rmmod khup
+}
