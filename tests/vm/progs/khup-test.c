@@ -10,6 +10,7 @@
  *   khup-test remote-pin NAME STATE     fill a child, ptrace-stop it, pin it
  *                                       by pid, read back via the fd, seal
  *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
+ *   khup-test remote-check NAME STATE   read back via the fd, compare
  *   khup-test release NAME              release the image
  *   khup-test info NAME                 print "id state tasks pages kexecs"
  *   khup-test pfns NAME                 print "pfn nr" of every extent
@@ -407,7 +408,7 @@ static int remote_pin(const char *name, const char *state)
 	return 0;
 }
 
-static int remote_verify(const char *name, const char *state)
+static int remote_verify(const char *name, const char *state, int punch)
 {
 	uint64_t expect, pages, got, n2;
 	int pid, fd;
@@ -424,6 +425,12 @@ static int remote_verify(const char *name, const char *state)
 	got = hash_fd(fd, pages);
 	if (got != expect)
 		die("read-back after kexec differs");
+	if (!punch) {
+		close(fd);
+		printf("pid %d: %" PRIu64 " pages read back identical\n", pid,
+		       pages);
+		return 0;
+	}
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
 		      pages * PS))
 		die("punch hole: %s", strerror(errno));
@@ -832,7 +839,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "remote-pin"))
 		return remote_pin(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "remote-verify"))
-		return remote_verify(argv[2], argv[3]);
+		return remote_verify(argv[2], argv[3], 1);
+	if (argc == 4 && !strcmp(argv[1], "remote-check"))
+		return remote_verify(argv[2], argv[3], 0);
 	if (argc == 3 && !strcmp(argv[1], "release"))
 		return release(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "info"))
