@@ -59,10 +59,33 @@ static int khup_check_iovecs(const struct iovec *iov, u32 n, u64 *pages)
 	return 0;
 }
 
+/*
+ * Records the pfns currently mapped at [addr, addr + n pages) in @pfns
+ * (0 where nothing is mapped), so the caller can count how many pages the
+ * FOLL_LONGTERM pin then migrated. Takes and drops plain references only.
+ */
+static void khup_peek_pfns(struct mm_struct *mm, unsigned long addr,
+			   unsigned long n, struct page **pages, u64 *pfns)
+{
+	int locked = 1;
+	long got, i;
+
+	memset(pfns, 0, n * sizeof(*pfns));
+	if (mmap_read_lock_killable(mm))
+		return;
+	got = get_user_pages_remote(mm, addr, n, 0, pages, &locked);
+	if (locked)
+		mmap_read_unlock(mm);
+	for (i = 0; i < got; i++) {
+		pfns[i] = page_to_pfn(pages[i]);
+		put_page(pages[i]);
+	}
+}
+
 /* Pins one range into @t, batch by batch. */
 static long khup_pin_range(struct mm_struct *mm, struct khup_task *t,
 			   unsigned long addr, unsigned long nr,
-			   struct page **pages)
+			   struct page **pages, u64 *pfns)
 {
 	while (nr) {
 		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
@@ -72,6 +95,7 @@ static long khup_pin_range(struct mm_struct *mm, struct khup_task *t,
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
+		khup_peek_pfns(mm, addr, n, pages, pfns);
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
 		/*
@@ -94,6 +118,8 @@ static long khup_pin_range(struct mm_struct *mm, struct khup_task *t,
 				continue;
 			}
 			atomic64_inc(&khup_stats.pinned);
+			if (pfns[i] && pfns[i] != page_to_pfn(pages[i]))
+				atomic64_inc(&khup_stats.cma_migrated);
 			addr += PAGE_SIZE;
 		}
 		if (err)
@@ -117,6 +143,7 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	struct iovec *iov;
 	struct page **pages;
 	bool new_task = false;
+	u64 *pfns;
 	u32 old_last = 0, i;
 	pid_t tgid;
 	long err;
@@ -161,9 +188,10 @@ long khup_ioctl_pin(struct khup_pin *arg)
 		goto out_task;
 	}
 	pages = kvmalloc_array(KHUP_PIN_BATCH, sizeof(*pages), GFP_KERNEL);
-	if (!pages) {
+	pfns = kvmalloc_array(KHUP_PIN_BATCH, sizeof(*pfns), GFP_KERNEL);
+	if (!pages || !pfns) {
 		err = -ENOMEM;
-		goto out_mm;
+		goto out_free;
 	}
 
 	mutex_lock(&khup_lock);
@@ -199,7 +227,7 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	err = khup_task_reserve(t, npages);
 	for (i = 0; !err && i < arg->nr_iovecs; i++)
 		err = khup_pin_range(mm, t, (unsigned long)iov[i].iov_base,
-				     iov[i].iov_len >> PAGE_SHIFT, pages);
+				     iov[i].iov_len >> PAGE_SHIFT, pages, pfns);
 	if (err) {
 		/* All or nothing: unpin everything this call pinned. */
 		khup_task_truncate(img, t, old_pages, old_ext, old_last);
@@ -213,8 +241,9 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
 out_unlock:
 	mutex_unlock(&khup_lock);
+out_free:
+	kvfree(pfns);
 	kvfree(pages);
-out_mm:
 	mmput(mm);
 out_task:
 	put_task_struct(task);
