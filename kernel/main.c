@@ -15,6 +15,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/trace.h>
 #include <linux/uaccess.h>
 
 #include "internal.h"
@@ -26,6 +27,36 @@ bool khup_debug_corrupt;
 module_param_named(debug_corrupt, khup_debug_corrupt, bool, 0600);
 MODULE_PARM_DESC(debug_corrupt,
 		 "Testing only: corrupt extent tables written at seal");
+
+static char *khup_trace;
+module_param_named(trace, khup_trace, charp, 0444);
+MODULE_PARM_DESC(trace,
+		 "Enable khup:* events from load on: \"top\" for the top-level buffer, else a trace instance name (e.g. the persistent one)");
+
+/*
+ * The restore happens in module init, before anyone could enable khup:*
+ * through tracefs; with trace=... the restore after kexec is recorded too.
+ */
+static void khup_trace_enable(void)
+{
+	struct trace_array *tr;
+	int err;
+
+	if (!khup_trace || !*khup_trace)
+		return;
+	if (!strcmp(khup_trace, "top")) {
+		err = trace_set_clr_event("khup", NULL, 1);
+	} else {
+		tr = trace_array_get_by_name(khup_trace, NULL);
+		err = tr ? trace_array_set_clr_event(tr, "khup", NULL, true) :
+			   -ENOENT;
+		if (tr)
+			trace_array_put(tr);
+	}
+	if (err)
+		pr_warn("cannot enable khup:* events in '%s': %d\n", khup_trace,
+			err);
+}
 
 static bool khup_admin(void)
 {
@@ -359,10 +390,13 @@ static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	return 0;
 }
 
+/*
+ * No compat_ioctl: KHUP_IOC_PIN takes an array of native struct iovec, and
+ * CRIU and khupd are 64-bit; 32-bit callers get ENOTTY.
+ */
 static const struct file_operations khup_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = khup_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
 };
 
 static struct miscdevice khup_misc = {
@@ -384,6 +418,7 @@ static int __init khup_init(void)
 		khup_netlink_exit();
 		return err;
 	}
+	khup_trace_enable();
 	if (!kho_is_enabled())
 		pr_info("KHO is disabled (boot with kho=on); images cannot be sealed\n");
 	else if (is_kho_boot())

@@ -35,8 +35,14 @@ stage2() {
 	local held freed pages
 	read -r _ _ pages <"$OUT/remote.state"
 	held=$(memfree_kb)
-	check "module loads after kexec" insmod "$(ko)"
+	# trace=top enables khup:* in module init, before the restore.
+	check "module loads after kexec" insmod "$(ko)" trace=top
 	check "read back via fd after kexec, identical; punch hole" kt remote-verify remote "$OUT/remote.state"
+	cat /sys/kernel/tracing/trace >"$OUT/trace"
+	check "khup_restore traced at module load" \
+		grep -q "khup_restore: image=[0-9]* pid=[0-9]* pages=$pages lost=0" "$OUT/trace"
+	check "khup_readback traced" grep -q "khup_readback: image=[0-9]* pid=[0-9]* offset=0" "$OUT/trace"
+	check "khup_release traced for the punched pages" grep -q "khup_release: image=[0-9]* pid=[0-9]* pages=$pages" "$OUT/trace"
 	check_eq "punching freed every page" "$(kt info remote | cut -d' ' -f4)" 0
 	freed=$(memfree_kb)
 	note "free memory with image held ${held} kB, after punching ${freed} kB, image $((pages * 4)) kB, module load $(cat "$OUT/load_cost") kB"
