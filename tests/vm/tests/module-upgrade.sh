@@ -3,6 +3,10 @@
 VM_STAGES=3
 VM_KERNELS="7.2 7.3 7.2"
 VM_TIMEOUT=900
+# Under loaded TCG the 7.3 kernel's early IO-APIC timer check failed once
+# ("IO-APIC + timer doesn't work!" panic) right after kexec; unrelated to
+# khup, so skip that check.
+VM_CMDLINE="no_timer_check"
 
 ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
