@@ -82,7 +82,7 @@ struct khup_stats {
 extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
-extern bool khup_debug_corrupt;
+extern int khup_debug_corrupt;
 
 /* image.c */
 struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id);

@@ -84,7 +84,7 @@ static int khup_write_table(struct khup_task *t)
 		return PTR_ERR(tbl) == -E2BIG ? -ENOSPC : PTR_ERR(tbl);
 	khup_tbl_encode(tbl, t->pid, PAGE_SHIFT, t->ext, t->nr_ext,
 			t->nr_pages, t->present);
-	if (khup_debug_corrupt && t->nr_ext) {
+	if (khup_debug_corrupt == 1 && t->nr_ext) {
 		/* Debug only: make the next kernel's checksum check fail. */
 		((u8 *)tbl)[KHUP_TBL_HDR_SIZE + 8] ^= 1;
 		pr_warn("debug_corrupt: corrupted extent table of task %d\n",
@@ -160,7 +160,9 @@ static void khup_write_fdt(struct khup_fdtw *w)
 	list_for_each_entry(img, &khup_images, node)
 		n += img->sealed;
 	khup_fdtw_begin_node(w, "");
-	khup_fdtw_prop_str(w, "compatible", KHUP_COMPATIBLE);
+	/* Debug only: a compatible the next kernel must not understand. */
+	khup_fdtw_prop_str(w, "compatible",
+			   khup_debug_corrupt == 2 ? "khup-v0" : KHUP_COMPATIBLE);
 	khup_fdtw_prop_u32(w, "khup,nr-images", n);
 	list_for_each_entry(img, &khup_images, node) {
 		if (!img->sealed)
@@ -237,6 +239,13 @@ int khup_publish(void)
 	if (size < 0) {
 		kho_unpreserve_free(buf);
 		return size;
+	}
+	if (khup_debug_corrupt == 2)
+		pr_warn("debug_corrupt: published an unknown compatible\n");
+	if (khup_debug_corrupt == 3) {
+		/* Debug only: a struct block running past the blob. */
+		((u8 *)buf)[36] ^= 0x80;
+		pr_warn("debug_corrupt: published a malformed FDT\n");
 	}
 	if (khup_blob)
 		kho_remove_subtree(khup_blob);

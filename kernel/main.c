@@ -23,10 +23,10 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
-bool khup_debug_corrupt;
-module_param_named(debug_corrupt, khup_debug_corrupt, bool, 0600);
+int khup_debug_corrupt;
+module_param_named(debug_corrupt, khup_debug_corrupt, int, 0600);
 MODULE_PARM_DESC(debug_corrupt,
-		 "Testing only: corrupt extent tables written at seal");
+		 "Testing only: 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT");
 
 static char *khup_trace;
 module_param_named(trace, khup_trace, charp, 0444);

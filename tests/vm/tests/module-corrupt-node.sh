@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# a corrupted extent table is refused after kexec with a clear log line; intact images still come back
-VM_KEXEC=yes
+# corrupted KHO nodes (bad table checksum, unknown compatible, malformed FDT) are refused after kexec with a clear log line
+VM_STAGES=4
 VM_TIMEOUT=600
 
 ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
@@ -9,9 +9,9 @@ kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 stage1() {
 	check "module loads" insmod "$(ko)"
 	check "intact image pinned and sealed" kt self-pin good "$OUT/good.state"
-	echo Y >/sys/module/khup/parameters/debug_corrupt
-	check "image t sealed with a corrupted table (debug_corrupt)" kt bad-input state
-	echo N >/sys/module/khup/parameters/debug_corrupt
+	echo 1 >/sys/module/khup/parameters/debug_corrupt
+	check "image t sealed with a corrupted table (debug_corrupt=1)" kt bad-input state
+	echo 0 >/sys/module/khup/parameters/debug_corrupt
 	dmesg >"$OUT/dmesg.seal"
 	check "corruption logged" grep -q "debug_corrupt: corrupted extent table" "$OUT/dmesg.seal"
 }
@@ -30,5 +30,32 @@ stage2() {
 	check "module loads again; node already taken over" insmod "$(ko)"
 	dmesg >"$OUT/dmesg.reload"
 	check "reload does not restore twice" grep -q "khup: KHO node 'khup' was already taken over" "$OUT/dmesg.reload"
-	check "rmmod again" rmmod khup
+
+	# Next: a node whose compatible this module does not know.
+	echo 2 >/sys/module/khup/parameters/debug_corrupt
+	check "image t sealed under an unknown compatible (debug_corrupt=2)" kt bad-input state
+	echo 0 >/sys/module/khup/parameters/debug_corrupt
+}
+
+stage3() {
+	check "module loads despite the unknown compatible" insmod "$(ko)"
+	dmesg >"$OUT/dmesg.3"
+	check "unknown compatible refused by name" \
+		grep -q "khup: KHO node 'khup' has unknown compatible \"khup-v0\" (want \"khup-v1\"); nothing restored" "$OUT/dmesg.3"
+	check "nothing restored" bash -c "! $KHUP_BUILD/progs/khup-test info t 2>/dev/null"
+	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.3"
+
+	# Next: a node that is not even a valid FDT.
+	echo 3 >/sys/module/khup/parameters/debug_corrupt
+	check "image t sealed into a malformed FDT (debug_corrupt=3)" kt bad-input state
+	echo 0 >/sys/module/khup/parameters/debug_corrupt
+}
+
+stage4() {
+	check "module loads despite the malformed node" insmod "$(ko)"
+	dmesg >"$OUT/dmesg.4"
+	check "malformed FDT refused" grep -q "khup: KHO node 'khup' at .* is not a valid FDT; nothing restored" "$OUT/dmesg.4"
+	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.4"
+	check "module still works: pin, seal, release" kt bad-input double-release
+	check "rmmod" rmmod khup
 }
