@@ -11,6 +11,11 @@
  *                                       by pid, read back via the fd, seal
  *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
  *   khup-test remote-check NAME STATE   read back via the fd, compare
+ *   khup-test remote-punch NAME STATE FIRST N
+ *                                       punch FIRST..FIRST+N-1 through an
+ *                                       unaligned range 100 bytes wider on
+ *                                       each side (only whole pages go),
+ *                                       check they read as zeros
  *   khup-test release NAME              release the image
  *   khup-test info NAME                 print "id state tasks pages kexecs"
  *   khup-test pfns NAME                 print "pfn nr" of every extent
@@ -401,42 +406,144 @@ static int remote_pin(const char *name, const char *state)
 	f = fopen(state, "w");
 	if (!f)
 		die("%s: %s", state, strerror(errno));
-	fprintf(f, "%d %" PRIx64 " %" PRIu64 "\n", pid, expect, pages);
+	fprintf(f, "%d %" PRIx64 " %" PRIu64 " %" PRIx64 " %" PRIx64 " %" PRIx64
+		" %" PRIx64 "\n", pid, expect, pages, addr[0], len[0], addr[1],
+		len[1]);
 	fclose(f);
 	printf("pid %d: %" PRIu64 " pages pinned, read back identical, sealed; child killed\n",
 	       pid, pages);
 	return 0;
 }
 
-static int remote_verify(const char *name, const char *state, int punch)
+struct remote_state {
+	int pid;
+	uint64_t expect, pages, addr[2], len[2];
+};
+
+static void read_remote(const char *state, struct remote_state *rs)
 {
-	uint64_t expect, pages, got, n2;
-	int pid, fd;
 	FILE *f = fopen(state, "r");
 
-	if (!f || fscanf(f, "%d %" SCNx64 " %" SCNu64, &pid, &expect,
-			 &pages) != 3)
+	if (!f || fscanf(f, "%d %" SCNx64 " %" SCNu64 " %" SCNx64 " %" SCNx64
+			 " %" SCNx64 " %" SCNx64, &rs->pid, &rs->expect,
+			 &rs->pages, &rs->addr[0], &rs->len[0], &rs->addr[1],
+			 &rs->len[1]) != 7)
 		die("%s: unreadable", state);
 	fclose(f);
-	fd = open_pages(image_id(name), pid, &n2);
-	if (n2 != pages)
+}
+
+/* Is page @idx listed in STATE.punched ("first n" lines)? */
+static int punched(const char *state, uint64_t idx)
+{
+	char path[4096];
+	uint64_t first, n;
+	int hit = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.punched", state);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%" SCNu64 " %" SCNu64, &first, &n) == 2)
+		hit |= idx >= first && idx < first + n;
+	if (f)
+		fclose(f);
+	return hit;
+}
+
+/* Expected hash of the offset space: the child's data, zeros where punched. */
+static uint64_t expected_hash(const char *state, const struct remote_state *rs,
+			      uint64_t *nr_punched)
+{
+	uint64_t h = FNV0, off, idx = 0, page[PS / 8];
+	int i;
+
+	*nr_punched = 0;
+	for (i = 0; i < 2; i++) {
+		for (off = 0; off < rs->len[i]; off += PS, idx++) {
+			if (punched(state, idx)) {
+				memset(page, 0, PS);
+				++*nr_punched;
+			} else {
+				fill_page(page, 7, (rs->addr[i] + off) / PS);
+			}
+			h = fnv(h, page, PS);
+		}
+	}
+	return h;
+}
+
+static int remote_verify(const char *name, const char *state, int punch)
+{
+	uint64_t got, n2, expect, nr_punched;
+	struct remote_state rs;
+	int fd;
+
+	read_remote(state, &rs);
+	fd = open_pages(image_id(name), rs.pid, &n2);
+	if (n2 != rs.pages)
 		die("offset space has %" PRIu64 " pages, expected %" PRIu64,
-		    n2, pages);
-	got = hash_fd(fd, pages);
+		    n2, rs.pages);
+	expect = expected_hash(state, &rs, &nr_punched);
+	got = hash_fd(fd, rs.pages);
 	if (got != expect)
-		die("read-back after kexec differs");
+		die("read-back differs from the child's data (%" PRIu64
+		    " pages punched earlier)", nr_punched);
 	if (!punch) {
 		close(fd);
-		printf("pid %d: %" PRIu64 " pages read back identical\n", pid,
-		       pages);
+		printf("pid %d: %" PRIu64 " pages read back identical (%" PRIu64
+		       " punched earlier read as zeros)\n", rs.pid, rs.pages,
+		       nr_punched);
 		return 0;
 	}
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-		      pages * PS))
+		      rs.pages * PS))
 		die("punch hole: %s", strerror(errno));
 	close(fd);
 	printf("pid %d: %" PRIu64 " pages read back identical, then punched\n",
-	       pid, pages);
+	       rs.pid, rs.pages);
+	return 0;
+}
+
+/* Punches pages [first, first + n) and records them in STATE.punched. */
+static int remote_punch(const char *name, const char *state, uint64_t first,
+			uint64_t n)
+{
+	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
+	uint64_t before, pages, i;
+	struct remote_state rs;
+	char path[4096], buf[PS];
+	int fd, err;
+	FILE *f;
+
+	read_remote(state, &rs);
+	strncpy(in.name, name, sizeof(in.name) - 1);
+	err = kio(KHUP_IOC_INFO, &in);
+	if (err)
+		die("INFO: %s", strerror(-err));
+	before = in.nr_pages;
+	fd = open_pages(in.id, rs.pid, &pages);
+	/* An unaligned range: only the pages entirely inside are dropped. */
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      first * PS - 100, n * PS + 200))
+		die("punch: %s", strerror(errno));
+	kio(KHUP_IOC_INFO, &in);
+	if (in.nr_pages != before - n)
+		die("held %llu pages after punching, expected %" PRIu64,
+		    (unsigned long long)in.nr_pages, before - n);
+	for (i = first; i < first + n; i++) {
+		if (pread(fd, buf, PS, i * PS) != PS)
+			die("pread: %s", strerror(errno));
+		if (memchr(buf, 0, PS) != buf || memcmp(buf, buf + 1, PS - 1))
+			die("punched page %" PRIu64 " does not read as zeros", i);
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "%s.punched", state);
+	f = fopen(path, "a");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "%" PRIu64 " %" PRIu64 "\n", first, n);
+	fclose(f);
+	printf("punched pages %" PRIu64 "..%" PRIu64 " (the partly covered pages around them kept)\n",
+	       first, first + n - 1);
 	return 0;
 }
 
@@ -842,6 +949,9 @@ int main(int argc, char **argv)
 		return remote_verify(argv[2], argv[3], 1);
 	if (argc == 4 && !strcmp(argv[1], "remote-check"))
 		return remote_verify(argv[2], argv[3], 0);
+	if (argc == 6 && !strcmp(argv[1], "remote-punch"))
+		return remote_punch(argv[2], argv[3], strtoull(argv[4], NULL, 0),
+				    strtoull(argv[5], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "release"))
 		return release(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "info"))

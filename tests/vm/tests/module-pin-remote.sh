@@ -26,14 +26,14 @@ stage1() {
 	echo $((before - $(memfree_kb))) >"$OUT/load_cost"
 	note "module load costs $(cat "$OUT/load_cost") kB"
 	check "pin stopped child by pid, read back via fd, seal" kt remote-pin remote "$OUT/remote.state"
-	read -r pid _ pages <"$OUT/remote.state"
+	read -r pid _ pages _ <"$OUT/remote.state"
 	check "child is gone; its pages stay pinned" test ! -e "/proc/$pid"
 	check_eq "image holds all pages" "$(kt info remote | cut -d' ' -f4)" "$pages"
 }
 
 stage2() {
 	local held freed pages
-	read -r _ _ pages <"$OUT/remote.state"
+	read -r _ _ pages _ <"$OUT/remote.state"
 	held=$(memfree_kb)
 	# trace=top enables khup:* in module init, before the restore.
 	check "module loads after kexec" insmod "$(ko)" trace=top
