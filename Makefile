@@ -12,17 +12,26 @@ BUILD   := $(CURDIR)/build
 KERNELS := 7.2 7.3
 VMFLAGS ?=
 
-.PHONY: all help deps kernel criu modules progs unit vmtest test demo clean
+.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo clean
 
 # Userspace parts. Every component directory is built when it has a Makefile,
 # so this stays safe while parts of the tree are still empty.
-all: progs
+all: userspace
+
+# What the VM tests run besides the kernel: test programs, and the daemon and
+# tools once their directories have a Makefile. The CRIU plugin needs a built
+# CRIU tree, so it comes with 'make plugin' (part of test and demo).
+userspace: progs
+	@for d in daemon tools; do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d O=$(BUILD)/$$d || exit 1; fi; \
+	done
 
 help:
 	@echo 'make            build the userspace parts'
 	@echo 'make deps       install Debian packages; fetch kernel/CRIU sources (root)'
 	@echo 'make kernel     build the 7.2 and 7.3 test kernels (cached)'
 	@echo 'make criu       build patched CRIU (cached)'
+	@echo 'make plugin     build the CRIU plugin khup_plugin.so'
 	@echo 'make modules    build khup.ko for each test kernel'
 	@echo 'make unit       run the host unit tests'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
@@ -37,6 +46,9 @@ kernel: deps
 
 criu: deps
 	scripts/build-criu >/dev/null
+
+plugin: criu
+	@$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin
 
 # khup.ko, once per test kernel, into build/modules/<uname -r>/.
 modules: kernel
@@ -56,15 +68,15 @@ progs:
 unit:
 	@$(MAKE) --no-print-directory -C tests/unit O=$(BUILD)/unit run
 
-vmtest: kernel criu modules progs
+vmtest: kernel plugin modules userspace
 	tests/vm/run $(VMFLAGS)
 
 # Unit tests first (seconds), then the VM tests (minutes); both always run so
 # one failure does not hide another; the last line adds them up.
-test: kernel criu modules progs
+test: kernel plugin modules userspace
 	scripts/run-tests $(VMFLAGS)
 
-demo: kernel criu modules progs
+demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh
 
 clean:
