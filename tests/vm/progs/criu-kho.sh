@@ -10,6 +10,12 @@ IMG=$OUT/img
 
 khup_ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 
+# need_plugin: fail clearly when khup_plugin.so was not built
+need_plugin() {
+	check "khup_plugin.so is built ($KHUP_PLUGIN_DIR; make -C criu-plugin CRIU_DIR=... O=...)" \
+		test -f "$KHUP_PLUGIN_DIR/khup_plugin.so"
+}
+
 # criu_run LOG ARGS...: run criu with the plugin and full logging, log in -D
 criu_run() {
 	local log=$1
@@ -117,6 +123,7 @@ WL_MIB=${WL_MIB:-256}
 
 kho_kexec_stage1() {
 	local wl=$OUT/wl pid held expected t0 t1
+	need_plugin
 	check "module loads" insmod "$(khup_ko)"
 	check "workload starts (${WL_MIB} MiB anon, THP, file, shared, memfd, 4 threads, child)" wl_start "$wl" "$WL_MIB"
 	pid=$(kv "$wl/ready" pid)

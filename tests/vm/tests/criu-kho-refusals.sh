@@ -42,6 +42,7 @@ image_pages() { khup_images | awk '{ print $3 }'; }
 
 stage1() {
 	local wl=$OUT/wl pid name pages
+	need_plugin
 	check "module loads" insmod "$(khup_ko)"
 	check "workload starts" wl_start "$wl" 16
 	pid=$(kv "$wl/ready" pid)

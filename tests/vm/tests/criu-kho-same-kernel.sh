@@ -7,6 +7,7 @@ VM_TIMEOUT=600
 
 stage1() {
 	local wl=$OUT/wl pid expected held
+	need_plugin
 	check "module loads" insmod "$(khup_ko)"
 	check "workload starts (64 MiB anon, THP, file, shared, memfd, 4 threads, child)" wl_start "$wl" 64
 	pid=$(kv "$wl/ready" pid)

@@ -7,6 +7,7 @@ VM_TIMEOUT=600
 
 stage1() {
 	local wl=$OUT/wl pid round prev=report.before
+	need_plugin
 	check "workload starts" wl_start "$wl" 32
 	pid=$(kv "$wl/ready" pid)
 	check "report before dump" wl_report "$wl" report.before
