@@ -18,6 +18,7 @@
  *                                       check they read as zeros
  *   khup-test release NAME              release the image
  *   khup-test info NAME                 print "id state tasks pages kexecs"
+ *   khup-test list                      print every image id
  *   khup-test pfns NAME                 print "pfn nr" of every extent
  *   khup-test bad-input CASE            exit 0 iff CASE gets its errno
  *   khup-test thp NAME                  exit 0 iff an extent has order > 0
@@ -572,6 +573,24 @@ static int info(const char *name)
 	return 0;
 }
 
+/* Prints the id of every image, one per line (KHUP_IOC_LIST). */
+static int list(void)
+{
+	uint64_t ids[KHUP_MAX_IMAGES];
+	struct khup_list l = {
+		.size = sizeof(l), .count = KHUP_MAX_IMAGES,
+		.ids = (uintptr_t)ids,
+	};
+	unsigned int i;
+	int err = kio(KHUP_IOC_LIST, &l);
+
+	if (err)
+		die("LIST: %s", strerror(-err));
+	for (i = 0; i < l.count && i < KHUP_MAX_IMAGES; i++)
+		printf("%llu\n", (unsigned long long)ids[i]);
+	return 0;
+}
+
 /* Prints "pfn nr order" for every non-zero extent of every task. */
 static int pfns(const char *name, int want_thp)
 {
@@ -954,6 +973,8 @@ int main(int argc, char **argv)
 				    strtoull(argv[5], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "release"))
 		return release(argv[2]);
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return list();
 	if (argc == 3 && !strcmp(argv[1], "info"))
 		return info(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "pfns"))

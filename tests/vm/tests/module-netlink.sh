@@ -22,6 +22,7 @@ stage1() {
 	id=$(kt info t | cut -d' ' -f1)
 	nl dump >"$OUT/dump" 2>&1
 	check "dump lists the sealed image" grep -q "^$id t 2 1 1$" "$OUT/dump"
+	check_eq "ioctl LIST agrees with the netlink dump" "$(kt list | tr '\n' ' ')" "$(cut -d' ' -f1 "$OUT/dump" | tr '\n' ' ')"
 	nl get "$id" >"$OUT/get" 2>&1
 	check "get returns the image" grep -q "^$id t 2 1 1$" "$OUT/get"
 	check "get of an unknown id fails" bash -c "! $KHUP_BUILD/progs/khup-nl get 424242"
