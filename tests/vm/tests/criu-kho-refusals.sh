@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# criu --kho refuses --leave-running, a missing image, a second restore and a tampered khup.img, and leaves things intact
+# criu --kho refuses --leave-running, cleans up a failed dump, refuses a missing image, a second restore and a tampered khup.img
 VM_TIMEOUT=900
 
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
@@ -61,7 +61,24 @@ stage1() {
 	check "... unharmed" wl_advanced "$wl" "$wl/report.0" "$wl/report.1"
 	check "... intact" wl_verify "$wl" "$wl/report.1"
 
-	# 2. the image is gone
+	# 2. a dump that fails after pinning: khup.img cannot be written
+	mkdir -p "$IMG/khup.img"
+	if criu_run dump-f.log dump --kho -t "$pid" -D "$IMG"; then
+		fail "a dump that cannot write khup.img fails" "it succeeded"
+	else
+		pass "a dump that cannot write khup.img fails"
+	fi
+	show_log "$IMG/dump-f.log"
+	check "pages had been pinned" grep -q "Created /dev/khup image" "$IMG/dump-f.log"
+	check "the plugin released the image" grep -q "Dump failed: released /dev/khup image" "$IMG/dump-f.log"
+	check_eq "no /dev/khup image is left" "$(khup_images | wc -l)" 0
+	check "the workload was resumed" wl_report "$wl" report.f
+	check "... and runs on" wl_advanced "$wl" "$wl/report.1" "$wl/report.f"
+	check "... intact" wl_verify "$wl" "$wl/report.f"
+	rm -rf "$IMG"
+	mkdir -p "$IMG"
+
+	# 3. the image is gone
 	check "criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$IMG"
 	show_log "$IMG/dump.log"
 	name=$(khup_images | awk '{ print $4 }')
@@ -75,7 +92,7 @@ stage1() {
 	check "the refusal names the image" grep -q "has no image '$name'" "$IMG/restore-1.log"
 	check "nothing was restored" wl_gone "$wl"
 
-	# 3. a tampered khup.img, then the real one
+	# 4. a tampered khup.img, then the real one
 	check "workload starts again" wl_start "$wl" 16
 	pid=$(kv "$wl/ready" pid)
 	check "report" wl_report "$wl" report.2
@@ -106,7 +123,7 @@ stage1() {
 	check_eq "the image is intact after the refusals" "$(image_pages)" "$pages"
 	check "nothing was restored" wl_gone "$wl"
 
-	# 4. restore, then restore again
+	# 5. restore, then restore again
 	cp "$OUT/khup.img.orig" "$IMG/khup.img"
 	check "criu restore --kho with the real khup.img" criu_run restore-4.log restore --kho -D "$IMG" --restore-detached
 	show_log "$IMG/restore-4.log"
