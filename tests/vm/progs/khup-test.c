@@ -19,6 +19,7 @@
  *   khup-test release NAME              release the image
  *   khup-test info NAME                 print "id state tasks pages kexecs"
  *   khup-test list                      print every image id
+ *   khup-test punch-all NAME            punch every page of every task
  *   khup-test pfns NAME                 print "pfn nr" of every extent
  *   khup-test bad-input CASE            exit 0 iff CASE gets its errno
  *   khup-test thp NAME                  exit 0 iff an extent has order > 0
@@ -573,6 +574,31 @@ static int info(const char *name)
 	return 0;
 }
 
+/* Punches every page of every task of image NAME through read-back fds. */
+static int punch_all(const char *name)
+{
+	struct khup_task_info t[64];
+	struct khup_tasks ts = {
+		.size = sizeof(ts), .count = 64, .id = image_id(name),
+		.tasks = (uintptr_t)t,
+	};
+	unsigned int i;
+	uint64_t pages;
+	int err, fd;
+
+	err = kio(KHUP_IOC_TASKS, &ts);
+	if (err)
+		die("TASKS: %s", strerror(-err));
+	for (i = 0; i < ts.count && i < 64; i++) {
+		fd = open_pages(ts.id, t[i].pid, &pages);
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			      pages * PS))
+			die("punch: %s", strerror(errno));
+		close(fd);
+	}
+	return 0;
+}
+
 /* Prints the id of every image, one per line (KHUP_IOC_LIST). */
 static int list(void)
 {
@@ -973,6 +999,8 @@ int main(int argc, char **argv)
 				    strtoull(argv[5], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "release"))
 		return release(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "punch-all"))
+		return punch_all(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "list"))
 		return list();
 	if (argc == 3 && !strcmp(argv[1], "info"))

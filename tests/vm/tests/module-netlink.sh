@@ -12,7 +12,7 @@ stage1() {
 	echo 1 >$t/events/khup/enable
 	echo >$t/trace
 
-	nl listen 3 60 >"$OUT/events" 2>&1 &
+	nl listen 4 60 >"$OUT/events" 2>&1 &
 	local listener=$!
 	for i in $(seq 50); do grep -q listening "$OUT/events" && break; sleep 0.2; done
 	check "listener joined the events group" grep -q listening "$OUT/events"
@@ -29,6 +29,8 @@ stage1() {
 	nl stats >"$OUT/stats"
 	check "stats count the pinned page" grep -q '^pinned [1-9]' "$OUT/stats"
 	check "stats count the preserved page" grep -q '^preserved [1-9]' "$OUT/stats"
+	check "punch every page through the read-back fd" kt punch-all t
+	check_eq "image holds no page" "$(kt info t | cut -d' ' -f4)" 0
 	check "release is admin-only" \
 		bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all $KHUP_BUILD/progs/khup-nl release $id"
 	check "image still there after refused release" kt info t
@@ -40,6 +42,7 @@ stage1() {
 	wait "$listener"
 	note "events: $(tr '\n' ';' <"$OUT/events")"
 	check "sealed event received" grep -q "^sealed $id t$" "$OUT/events"
+	check "freed event received when the last page was punched" grep -q "^freed $id t$" "$OUT/events"
 	check "released event received" grep -q "^released $id t$" "$OUT/events"
 
 	cat $t/trace >"$OUT/trace"
