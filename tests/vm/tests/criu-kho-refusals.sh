@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# criu --kho refuses --leave-running, cleans up a failed dump, refuses a missing image, a second restore and a tampered khup.img
+# criu --kho refuses --leave-running, cleans up a failed dump, refuses a missing image or plugin, a second restore and a tampered khup.img
 VM_TIMEOUT=900
 
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
@@ -123,8 +123,17 @@ stage1() {
 	check_eq "the image is intact after the refusals" "$(image_pages)" "$pages"
 	check "nothing was restored" wl_gone "$wl"
 
-	# 5. restore, then restore again
+	# 5. without the plugin
 	cp "$OUT/khup.img.orig" "$IMG/khup.img"
+	if "$CRIU" restore --kho -D "$IMG" --restore-detached -v4 -o restore-np.log; then
+		fail "restore without the plugin is refused" "it succeeded"
+	else
+		pass "restore without the plugin is refused"
+	fi
+	check "the refusal names the plugin" grep -q "Missing required plugin: khup" "$IMG/restore-np.log"
+	check_eq "the image is intact" "$(image_pages)" "$pages"
+
+	# 6. restore, then restore again
 	check "criu restore --kho with the real khup.img" criu_run restore-4.log restore --kho -D "$IMG" --restore-detached
 	show_log "$IMG/restore-4.log"
 	check "report" wl_report "$wl" report.3
