@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * khupd - the khup restore daemon.
+ *
+ * After boot: make sure khup.ko is loaded (so every page handed over by
+ * the previous kernel is claimed), log what came across, then follow the
+ * module's events and release images that are fully restored or were
+ * abandoned past a TTL. One poll() loop over the netlink event socket and a
+ * signalfd; signal handlers do nothing. See doc/daemon.md (khupd(8)).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "khupd.h"
+
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE 4
+#endif
+
+#define DEFAULT_TTL	3600
+#define DEFAULT_INTERVAL 10
+
+struct khupd_config cfg = {
+	.state_dir = "/run/khupd",
+	.ttl = DEFAULT_TTL,
+	.interval = DEFAULT_INTERVAL,
+};
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: khupd [OPTIONS]\n"
+		"The khup restore daemon: loads khup.ko so pages handed over by the\n"
+		"previous kernel are claimed, logs them, and releases images that are\n"
+		"fully restored or not restored within the TTL.\n"
+		"\n"
+		"  -f, --foreground        do not detach (systemd, tests)\n"
+		"  -m, --module PATH       khup.ko to load if the module is not loaded\n"
+		"                          (default: the installed module of the running\n"
+		"                          kernel, from modules.dep)\n"
+		"  -o, --module-params S   parameters for the module (e.g. trace=khup)\n"
+		"  -t, --ttl SECONDS       release restored images not restored within\n"
+		"                          SECONDS of being first seen (default %d;\n"
+		"                          0 = never)\n"
+		"  -i, --interval SECONDS  rescan period (default %d)\n"
+		"  -s, --state-dir DIR     lock and state file (default /run/khupd)\n"
+		"  -S, --syslog            log to syslog instead of stderr\n"
+		"  -v, --verbose           debug messages\n"
+		"  -h, --help              this text\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT stop (images stay with the module), SIGHUP\n"
+		"logs the inventory again.\n"
+		"Exit status: 0 clean stop, 1 runtime error, 2 usage error, 3 khup.ko\n"
+		"could not be loaded, 4 the khup netlink family is unusable, 5 another\n"
+		"khupd is running.\n",
+		DEFAULT_TTL, DEFAULT_INTERVAL);
+}
+
+static int parse_ulong(const char *s, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno || !*s || *end || s[0] == '-' ? -1 : 0;
+}
+
+static bool module_loaded(void)
+{
+	char state[32] = "";
+	FILE *f = fopen("/sys/module/khup/initstate", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(state, sizeof(state), f))
+		state[0] = 0;
+	fclose(f);
+	return !strncmp(state, "live", 4);
+}
+
+/* The installed khup.ko of the running kernel, from modules.dep. */
+static char *find_installed(void)
+{
+	char path[512], line[1024], *res = NULL;
+	struct utsname u;
+	FILE *f;
+
+	if (uname(&u))
+		return NULL;
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep",
+		 u.release);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':'), *base;
+
+		if (!colon)
+			continue;
+		*colon = 0;
+		base = strrchr(line, '/');
+		base = base ? base + 1 : line;
+		if (!strncmp(base, "khup.ko", 7)) {
+			/* relative to /lib/modules/RELEASE (absolute: old kmod) */
+			if (line[0] == '/')
+				res = strdup(line);
+			else if (asprintf(&res, "/lib/modules/%s/%s", u.release,
+					  line) < 0)
+				res = NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return res;
+}
+
+static int load_module(void)
+{
+	const char *params = cfg.module_params ? cfg.module_params : "";
+	char *found = NULL;
+	const char *path;
+	int fd, flags = 0, ret = KHUPD_EXIT_MODULE;
+	size_t len;
+
+	if (module_loaded()) {
+		log_info("khup.ko is already loaded");
+		return 0;
+	}
+	path = cfg.module_path;
+	if (!path) {
+		found = find_installed();
+		if (!found) {
+			log_err("khup.ko is not loaded and not installed for this kernel (modules.dep); use --module PATH");
+			return KHUPD_EXIT_MODULE;
+		}
+		path = found;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("cannot open %s: %m", path);
+		goto out_free;
+	}
+	len = strlen(path);
+	if ((len > 3 && !strcmp(path + len - 3, ".xz")) ||
+	    (len > 4 && !strcmp(path + len - 4, ".zst")) ||
+	    (len > 3 && !strcmp(path + len - 3, ".gz")))
+		flags |= MODULE_INIT_COMPRESSED_FILE;
+	if (syscall(SYS_finit_module, fd, params, flags)) {
+		if (errno == EEXIST) {
+			log_info("khup.ko was loaded meanwhile");
+			ret = 0;
+		} else {
+			log_err("loading %s: %m (see the kernel log)", path);
+		}
+		goto out_close;
+	}
+	log_notice("loaded %s%s%s", path, *params ? " with " : "", params);
+	ret = 0;
+out_close:
+	close(fd);
+out_free:
+	free(found);
+	return ret;
+}
+
+static void on_event(uint32_t event, const struct khupd_image *img)
+{
+	reclaim_event(event, img);
+}
+
+static int run(void)
+{
+	struct pollfd pfd[2];
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	int sfd, err, ret = KHUPD_EXIT_FAILURE;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		log_err("sigprocmask: %m");
+		return KHUPD_EXIT_FAILURE;
+	}
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		log_err("signalfd: %m");
+		return KHUPD_EXIT_FAILURE;
+	}
+
+	ret = reclaim_init();
+	if (ret)
+		goto out_sfd;
+	ret = load_module();
+	if (ret)
+		goto out_reclaim;
+	if (khupd_nl_open(on_event)) {
+		ret = KHUPD_EXIT_NETLINK;
+		goto out_reclaim;
+	}
+	/* Subscribed before the dump: nothing falls between the two. */
+	if (reclaim_scan(true)) {
+		ret = KHUPD_EXIT_NETLINK;
+		goto out_nl;
+	}
+	log_notice("ready (pid %d, TTL %lus, rescan every %lus)", getpid(),
+		   cfg.ttl, cfg.interval);
+
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = khupd_nl_event_fd();
+	pfd[1].events = POLLIN;
+	for (;;) {
+		int n = poll(pfd, 2, reclaim_timeout_ms());
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %m");
+			ret = KHUPD_EXIT_FAILURE;
+			goto out_nl;
+		}
+		if (pfd[0].revents & POLLIN) {
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: inventory");
+					reclaim_scan(true);
+					continue;
+				}
+				log_notice("%s: stopping; images stay with khup.ko",
+					   strsignal(si.ssi_signo));
+				ret = KHUPD_EXIT_OK;
+				goto out_nl;
+			}
+		}
+		if (pfd[1].revents & (POLLERR | POLLHUP)) {
+			log_err("netlink event socket failed");
+			ret = KHUPD_EXIT_NETLINK;
+			goto out_nl;
+		}
+		if (pfd[1].revents & POLLIN) {
+			err = khupd_nl_handle_events();
+			if (err == -ENOBUFS)
+				log_warn("netlink events were lost; rescanning");
+			else if (err) {
+				ret = KHUPD_EXIT_NETLINK;
+				goto out_nl;
+			}
+		}
+		/* Events, timeouts: the module's view is the truth. */
+		if (reclaim_scan(false) && !module_loaded()) {
+			log_err("khup.ko was unloaded");
+			ret = KHUPD_EXIT_MODULE;
+			goto out_nl;
+		}
+	}
+
+out_nl:
+	khupd_nl_close();
+out_reclaim:
+	reclaim_exit();
+out_sfd:
+	close(sfd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "module", required_argument, NULL, 'm' },
+		{ "module-params", required_argument, NULL, 'o' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fm:o:t:i:s:Svh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			cfg.foreground = true;
+			break;
+		case 'm':
+			cfg.module_path = optarg;
+			break;
+		case 'o':
+			cfg.module_params = optarg;
+			break;
+		case 't':
+			if (parse_ulong(optarg, &cfg.ttl) ||
+			    cfg.ttl > 10UL * 365 * 86400) {
+				fprintf(stderr, "khupd: bad --ttl '%s'\n", optarg);
+				return KHUPD_EXIT_USAGE;
+			}
+			break;
+		case 'i':
+			if (parse_ulong(optarg, &cfg.interval) ||
+			    !cfg.interval || cfg.interval > 86400) {
+				fprintf(stderr, "khupd: bad --interval '%s'\n",
+					optarg);
+				return KHUPD_EXIT_USAGE;
+			}
+			break;
+		case 's':
+			cfg.state_dir = optarg;
+			break;
+		case 'S':
+			cfg.syslog = true;
+			break;
+		case 'v':
+			cfg.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return KHUPD_EXIT_OK;
+		default:
+			usage(stderr);
+			return KHUPD_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "khupd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return KHUPD_EXIT_USAGE;
+	}
+	if (!cfg.foreground && daemon(0, 0)) {
+		perror("khupd: daemon");
+		return KHUPD_EXIT_FAILURE;
+	}
+	if (!cfg.foreground)
+		cfg.syslog = true;	/* stderr is /dev/null now */
+	log_init();
+	return run();
+}
