@@ -49,7 +49,7 @@
 #define KHUP_IMG_MAGIC	 "KHUPCRIU"
 #define KHUP_IMG_VERSION 1
 /* Refuse absurd khup.img sizes before allocating. */
-#define KHUP_IMG_MAX	 (64 << 20)
+#define KHUP_IMG_MAX (64 << 20)
 
 struct khup_img_hdr {
 	char magic[8];
@@ -60,10 +60,10 @@ struct khup_img_hdr {
 };
 
 static struct {
-	bool active;   /* restore: the images have a khup.img we checked */
-	pid_t criu;    /* the CRIU process that loaded us */
-	int dev;       /* /dev/khup in the CRIU process, -1 if not open */
-	uint64_t id;   /* /dev/khup image id, 0 if none */
+	bool active; /* restore: the images have a khup.img we checked */
+	pid_t criu;  /* the CRIU process that loaded us */
+	int dev;     /* /dev/khup in the CRIU process, -1 if not open */
+	uint64_t id; /* /dev/khup image id, 0 if none */
 	bool img_written;
 	char name[KHUP_NAME_LEN];
 	size_t nr_pm;
@@ -495,7 +495,7 @@ static int check_image(int dev, KhupImageEntry *ie)
 	if (ioctl(dev, KHUP_IOC_INFO, &info)) {
 		if (errno == ENOENT)
 			pr_err(KHUP_DEV " has no image '%s' (id %" PRIu64 "): released, already restored, "
-			       "or not carried over the kexec\n",
+					"or not carried over the kexec\n",
 			       ie->name, ie->image_id);
 		else
 			pr_perror("Can't look up " KHUP_DEV " image '%s'", ie->name);
@@ -503,11 +503,11 @@ static int check_image(int dev, KhupImageEntry *ie)
 	}
 	info.release[sizeof(info.release) - 1] = '\0';
 
-#define differs(what, fmt, img, dev_)                                                                        \
-	do {                                                                                                 \
+#define differs(what, fmt, img, dev_)                                                                             \
+	do {                                                                                                      \
 		pr_err("Image '%s': " what " is " fmt " in " KHUP_IMG " but " fmt " in " KHUP_DEV "\n", ie->name, \
-		       img, dev_);                                                                           \
-		bad = 1;                                                                                     \
+		       img, dev_);                                                                                \
+		bad = 1;                                                                                          \
 	} while (0)
 
 	if (info.id != ie->image_id)
@@ -531,18 +531,18 @@ static int check_image(int dev, KhupImageEntry *ie)
 	for (int i = 0; i < n && i < (int)ie->n_tasks; i++) {
 		KhupTaskEntry *t = ie->tasks[i];
 
-		if (t->pid != tasks[i].pid)
+		if (t->pid != tasks[i].pid) {
 			differs("task pid", "%d", t->pid, tasks[i].pid);
-		else if (t->nr_pages != tasks[i].nr_pages)
-			pr_err("Image '%s': task %d has %" PRIu64 " pages in " KHUP_IMG " but %" PRIu64
-			       " in " KHUP_DEV "\n",
-			       ie->name, t->pid, t->nr_pages, (uint64_t)tasks[i].nr_pages),
-				bad = 1;
-		else if (t->nr_extents != tasks[i].nr_extents)
+		} else if (t->nr_pages != tasks[i].nr_pages) {
+			pr_err("Image '%s': task %d has %" PRIu64 " pages in " KHUP_IMG " but %" PRIu64 " in " KHUP_DEV "\n",
+			       ie->name, t->pid, t->nr_pages, (uint64_t)tasks[i].nr_pages);
+			bad = 1;
+		} else if (t->nr_extents != tasks[i].nr_extents) {
 			pr_err("Image '%s': task %d has %" PRIu64 " extents in " KHUP_IMG " but %" PRIu64
 			       " in " KHUP_DEV "\n",
-			       ie->name, t->pid, t->nr_extents, (uint64_t)tasks[i].nr_extents),
-				bad = 1;
+			       ie->name, t->pid, t->nr_extents, (uint64_t)tasks[i].nr_extents);
+			bad = 1;
+		}
 	}
 	if (!bad && csum != ie->extents_csum)
 		differs("extent checksum", "%016" PRIx64, ie->extents_csum, csum);
