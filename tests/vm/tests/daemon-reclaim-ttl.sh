@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# khupd loads khup.ko after kexec, logs the inventory, and releases an image left unrestored once its TTL passes; MemFree comes back
+VM_KEXEC=yes
+VM_TIMEOUT=600
+
+ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
+KHUPD=$KHUP_BUILD/daemon/khupd
+# Free memory in kB: MemFree plus the pages on per-cpu free lists.
+memfree_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
+	local pcp
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
+	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
+}
+# wait_log FILE PATTERN SECONDS
+wait_log() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stage1() {
+	local load pid rc=0
+	load=$(memfree_kb)
+	check "module loads" insmod "$(ko)"
+	echo $((load - $(memfree_kb))) >"$OUT/load_cost"
+	note "module load costs $(cat "$OUT/load_cost") kB"
+
+	"$KHUPD" -f -m "$(ko)" --ttl 2 --interval 1 2>"$OUT/khupd.1.log" &
+	pid=$!
+	check "khupd starts with the module already loaded" wait_log "$OUT/khupd.1.log" "ready" 20
+	check "khupd says the module was loaded already" grep -q "khup.ko is already loaded" "$OUT/khupd.1.log"
+	rc=0
+	"$KHUPD" -f -m "$(ko)" 2>"$OUT/khupd.second.log" || rc=$?
+	check_eq "a second khupd exits 5 (already running)" "$rc" 5
+	check "pin + seal 64 MiB" kt self-pin ttl "$OUT/self.state"
+	check "khupd logs the sealed event" wait_log "$OUT/khupd.1.log" "image 1 'ttl' sealed" 20
+	sleep 4
+	check_eq "a sealed image is not reclaimed (TTL applies to restored images only)" "$(kt info ttl | cut -d' ' -f2)" 2
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	check_eq "khupd exits 0 on SIGTERM" "$rc" 0
+	check "khupd logs its stop" grep -q "stopping; images stay with khup.ko" "$OUT/khupd.1.log"
+	sed 's/^/#   khupd: /' "$OUT/khupd.1.log"
+	kt info ttl >"$OUT/info1"
+}
+
+stage2() {
+	local held freed pages pid rc t0 t1
+	check "khup node handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/khup
+	check "module not loaded yet" test ! -e /sys/module/khup
+	held=$(memfree_kb)
+	pages=$(cut -d' ' -f4 "$OUT/info1")
+	t0=$(date +%s)
+	"$KHUPD" -f -m "$(ko)" --ttl 8 --interval 1 2>"$OUT/khupd.2.log" &
+	pid=$!
+	check "khupd starts" wait_log "$OUT/khupd.2.log" "ready" 30
+	check "khupd loaded the module" grep -q "loaded $(ko)" "$OUT/khupd.2.log"
+	check "inventory line names the image, its tasks, pages, bytes and source kernel" \
+		grep -q "image 1 'ttl': restored, 1 task(s), $pages pages (.*), created by kernel $STAGE_RELEASE_1, kexecs survived 1" "$OUT/khupd.2.log"
+	sleep 3
+	check_eq "image still held before the TTL" "$(kt info ttl | cut -d' ' -f2)" 3
+	check "image released after the TTL" wait_log "$OUT/khupd.2.log" "released image 1 'ttl'" 30
+	t1=$(date +%s)
+	note "released $((t1 - t0)) s after khupd started (TTL 8 s)"
+	check "not released before the TTL" test $((t1 - t0)) -ge 8
+	check "warning names the image" grep -q "warning: image 1 'ttl' was not restored within the TTL (8s); releasing it" "$OUT/khupd.2.log"
+	check "release logged with the bytes returned" grep -q "released image 1 'ttl' (not restored within the TTL): $pages pages, .* returned" "$OUT/khupd.2.log"
+	check_eq "no image left" "$(kc list --json | jq length)" 0
+	check "KHO out tree has no khup node" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
+	freed=$(memfree_kb)
+	note "MemFree with image held ${held} kB, after TTL release ${freed} kB, image $((pages * 4)) kB, module load $(cat "$OUT/load_cost") kB"
+	check "MemFree back within 2 MiB (image returned, after the module's own load cost)" \
+		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost")))
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	check_eq "khupd exits 0 on SIGTERM" "$rc" 0
+	check "no errors logged" bash -c "! grep -q 'error:' $OUT/khupd.2.log"
+	sed 's/^/#   khupd: /' "$OUT/khupd.2.log"
+	check "rmmod" rmmod khup
+}
