@@ -358,7 +358,6 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 	for (i = nr_pages; i < t->nr_pages; i++) {
 		khup_task_drop_page(img, t, i);
 		atomic64_dec(&khup_stats.freed);
-		atomic64_dec(&khup_stats.pinned);
 	}
 	t->nr_pages = nr_pages;
 	t->nr_ext = nr_ext;

@@ -52,7 +52,7 @@ static int khup_check_iovecs(const struct iovec *iov, u32 n, u64 *pages)
 		if (base + len < base || base + len > TASK_SIZE_MAX)
 			return -EOVERFLOW;
 		total += len >> PAGE_SHIFT;
-		if (total > U32_MAX)
+		if (total > KHUP_MAX_PIN_PAGES)
 			return -EOVERFLOW;
 	}
 	*pages = total;
@@ -82,20 +82,25 @@ static void khup_peek_pfns(struct mm_struct *mm, unsigned long addr,
 	}
 }
 
-/* Pins one range into @t, batch by batch. */
-static long khup_pin_range(struct mm_struct *mm, struct khup_task *t,
-			   unsigned long addr, unsigned long nr,
-			   struct page **pages, u64 *pfns)
+/*
+ * Pins [addr, addr + nr pages) into @pages, batch by batch, without
+ * khup_lock: GUP may fault, migrate and sleep for long. Returns the number
+ * of pages pinned or a negative errno; on error the caller unpins the
+ * *@done pages already in @pages.
+ */
+static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
+			   unsigned long nr, struct page **pages, u64 *pfns,
+			   u64 *done, u64 *migrated)
 {
 	while (nr) {
 		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
+		struct page **batch = pages + *done;
 		int locked = 1;
 		long got, i;
-		int err = 0;
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		khup_peek_pfns(mm, addr, n, pages, pfns);
+		khup_peek_pfns(mm, addr, n, batch, pfns);
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
 		/*
@@ -103,50 +108,113 @@ static long khup_pin_range(struct mm_struct *mm, struct khup_task *t,
 		 * before pinning: KHO scratch is CMA, and a preserved page
 		 * inside it would be overwritten by the next kernel's boot.
 		 */
-		got = pin_user_pages_remote(mm, addr, n, FOLL_LONGTERM, pages,
+		got = pin_user_pages_remote(mm, addr, n, FOLL_LONGTERM, batch,
 					    &locked);
 		if (locked)
 			mmap_read_unlock(mm);
 		if (got <= 0)
 			return got ? got : -EFAULT;
-		for (i = 0; i < got; i++) {
-			if (!err)
-				err = khup_task_add_page(t, addr, pages[i],
-							 false);
-			if (err) {
-				unpin_user_page(pages[i]);
-				continue;
-			}
-			atomic64_inc(&khup_stats.pinned);
-			if (pfns[i] && pfns[i] != page_to_pfn(pages[i]))
-				atomic64_inc(&khup_stats.cma_migrated);
-			addr += PAGE_SIZE;
-		}
-		if (err)
-			return err;
+		for (i = 0; i < got; i++)
+			if (pfns[i] && pfns[i] != page_to_pfn(batch[i]))
+				(*migrated)++;
+		*done += got;
 		/* A short pin means the next page is not mapped. */
 		if (got < n)
 			return -EFAULT;
+		addr += n << PAGE_SHIFT;
 		nr -= n;
 		cond_resched();
 	}
 	return 0;
 }
 
+/* The image to pin into, if the caller may and it is still open. */
+static struct khup_image *khup_pin_target(u64 id)
+{
+	struct khup_image *img = khup_image_find(id);
+
+	if (!img)
+		return ERR_PTR(-ENOENT);
+	if (!uid_eq(img->owner, current_euid()) && !capable(CAP_SYS_ADMIN))
+		return ERR_PTR(-EPERM);
+	if (img->state != KHUP_STATE_OPEN)
+		return ERR_PTR(-EBUSY);
+	return img;
+}
+
+/*
+ * Appends the @npages pinned @pages (the ranges of @iov, in order) to the
+ * task's offset space under khup_lock. All or nothing: on error every page
+ * is unpinned again.
+ */
+static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
+			    pid_t tgid, const struct iovec *iov,
+			    struct page **pages, u64 npages)
+{
+	u64 old_pages, old_ext, k = 0;
+	struct khup_image *img;
+	bool new_task = false;
+	struct khup_task *t;
+	u32 old_last = 0, i;
+	long err;
+
+	img = khup_pin_target(arg->id);
+	if (IS_ERR(img)) {
+		unpin_user_pages(pages, npages);
+		return PTR_ERR(img);
+	}
+	t = khup_task_find(img, tgid);
+	if (!t) {
+		char comm[TASK_COMM_LEN];
+
+		get_task_comm(comm, task);
+		t = khup_task_new(img, tgid, comm);
+		if (IS_ERR(t)) {
+			unpin_user_pages(pages, npages);
+			return PTR_ERR(t);
+		}
+		new_task = true;
+	}
+	old_pages = t->nr_pages;
+	old_ext = t->nr_ext;
+	if (old_ext)
+		old_last = t->ext[old_ext - 1].nr;
+	err = khup_task_reserve(t, npages);
+	for (i = 0; !err && i < arg->nr_iovecs; i++) {
+		unsigned long va = (unsigned long)iov[i].iov_base;
+		unsigned long end = va + iov[i].iov_len;
+
+		for (; !err && va < end; va += PAGE_SIZE, k++)
+			err = khup_task_add_page(t, va, pages[k], false);
+	}
+	if (err) {
+		/* Pages [0, k - 1) were added: truncating unpins them. */
+		khup_task_truncate(img, t, old_pages, old_ext, old_last);
+		if (new_task)
+			khup_task_free(img, t);
+		if (k)
+			k--;
+		unpin_user_pages(pages + k, npages - k);
+		return err;
+	}
+	atomic64_add(npages, &khup_stats.pinned);
+	arg->nr_pages = npages;
+	arg->offset = old_pages << PAGE_SHIFT;
+	trace_khup_pin(img->id, tgid, npages, t->nr_ext - old_ext);
+	return 0;
+}
+
 long khup_ioctl_pin(struct khup_pin *arg)
 {
-	u64 start = ktime_get_ns(), npages, old_pages, old_ext;
+	u64 start = ktime_get_ns(), npages, done = 0, migrated = 0;
 	struct task_struct *task;
-	struct khup_image *img;
+	struct page **pages = NULL;
 	struct mm_struct *mm;
-	struct khup_task *t;
 	struct iovec *iov;
-	struct page **pages;
-	bool new_task = false;
-	u64 *pfns;
-	u32 old_last = 0, i;
+	u64 *pfns = NULL;
 	pid_t tgid;
 	long err;
+	u32 i;
 
 	if (arg->flags)
 		return -EOPNOTSUPP;
@@ -162,6 +230,13 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
 	err = khup_check_iovecs(iov, arg->nr_iovecs, &npages);
+	if (err)
+		goto out_iov;
+
+	/* Fail fast before pinning anything; checked again at commit. */
+	mutex_lock(&khup_lock);
+	err = PTR_ERR_OR_ZERO(khup_pin_target(arg->id));
+	mutex_unlock(&khup_lock);
 	if (err)
 		goto out_iov;
 
@@ -187,60 +262,29 @@ long khup_ioctl_pin(struct khup_pin *arg)
 		err = -ESRCH;
 		goto out_task;
 	}
-	pages = kvmalloc_array(KHUP_PIN_BATCH, sizeof(*pages), GFP_KERNEL);
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
 	pfns = kvmalloc_array(KHUP_PIN_BATCH, sizeof(*pfns), GFP_KERNEL);
 	if (!pages || !pfns) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 
-	mutex_lock(&khup_lock);
-	img = khup_image_find(arg->id);
-	if (!img) {
-		err = -ENOENT;
-		goto out_unlock;
-	}
-	if (!uid_eq(img->owner, current_euid()) && !capable(CAP_SYS_ADMIN)) {
-		err = -EPERM;
-		goto out_unlock;
-	}
-	if (img->state != KHUP_STATE_OPEN) {
-		err = -EBUSY;
-		goto out_unlock;
-	}
-	t = khup_task_find(img, tgid);
-	if (!t) {
-		char comm[TASK_COMM_LEN];
-
-		get_task_comm(comm, task);
-		t = khup_task_new(img, tgid, comm);
-		if (IS_ERR(t)) {
-			err = PTR_ERR(t);
-			goto out_unlock;
-		}
-		new_task = true;
-	}
-	old_pages = t->nr_pages;
-	old_ext = t->nr_ext;
-	if (old_ext)
-		old_last = t->ext[old_ext - 1].nr;
-	err = khup_task_reserve(t, npages);
 	for (i = 0; !err && i < arg->nr_iovecs; i++)
-		err = khup_pin_range(mm, t, (unsigned long)iov[i].iov_base,
-				     iov[i].iov_len >> PAGE_SHIFT, pages, pfns);
+		err = khup_pin_range(mm, (unsigned long)iov[i].iov_base,
+				     iov[i].iov_len >> PAGE_SHIFT, pages, pfns,
+				     &done, &migrated);
 	if (err) {
-		/* All or nothing: unpin everything this call pinned. */
-		khup_task_truncate(img, t, old_pages, old_ext, old_last);
-		if (new_task)
-			khup_task_free(img, t);
-		goto out_unlock;
+		unpin_user_pages(pages, done);
+		goto out_free;
 	}
-	arg->nr_pages = t->nr_pages - old_pages;
-	arg->offset = old_pages << PAGE_SHIFT;
-	trace_khup_pin(img->id, tgid, arg->nr_pages, t->nr_ext - old_ext);
-	atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
-out_unlock:
+
+	mutex_lock(&khup_lock);
+	err = khup_pin_commit(arg, task, tgid, iov, pages, npages);
 	mutex_unlock(&khup_lock);
+	if (!err) {
+		atomic64_add(migrated, &khup_stats.cma_migrated);
+		atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
+	}
 out_free:
 	kvfree(pfns);
 	kvfree(pages);

@@ -39,7 +39,8 @@
  *    (remote pinning) is not the ptrace tracer of the target task.
  *  - ESRCH: the pid does not name a live process.
  *  - EFAULT: a user pointer or a range to pin is not mapped.
- *  - EOVERFLOW: address + length overflows, or a count does not fit.
+ *  - EOVERFLOW: address + length overflows, or a count does not fit
+ *    (e.g. more than %KHUP_MAX_PIN_PAGES pages in one pin call).
  *  - ENOSPC: too many images, tasks or extents.
  *  - EBUSY: the image cannot change state now (e.g. pinning into a sealed
  *    image).
@@ -58,6 +59,9 @@
 
 /* Maximum number of iovecs in one KHUP_IOC_PIN call. */
 #define KHUP_MAX_IOVECS		1024
+
+/* Maximum number of pages in one KHUP_IOC_PIN call (16 GiB of 4 KiB pages). */
+#define KHUP_MAX_PIN_PAGES	(1U << 22)
 
 /* Maximum number of images held at once. */
 #define KHUP_MAX_IMAGES		256
@@ -141,8 +145,9 @@ struct khup_create {
  * Requires CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
  *
  * Errors: EINVAL unaligned/empty range or bad @nr_iovecs; EOVERFLOW range
- * wraps; EFAULT unmapped range; ESRCH no such pid; EPERM not the tracer;
- * EBUSY image not open; ENOSPC too many tasks/extents.
+ * wraps or more than %KHUP_MAX_PIN_PAGES pages; EFAULT unmapped range;
+ * ESRCH no such pid; EPERM not the tracer; EBUSY image not open; ENOSPC
+ * too many tasks/extents.
  */
 struct khup_pin {
 	__u32		size;
