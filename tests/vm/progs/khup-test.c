@@ -41,11 +41,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/khup.h>
 
@@ -886,6 +889,51 @@ static int bad_input(const char *c)
 		r |= expect("create", kio(KHUP_IOC_CREATE, &cr), -EPERM);
 		return r;
 	}
+	if (!strcmp(c, "not-owner")) {
+		struct __user_cap_header_struct h = {
+			.version = _LINUX_CAPABILITY_VERSION_3,
+		};
+		struct __user_cap_data_struct d[2] = { 0 };
+		struct khup_image_op op = { .size = sizeof(op), .id = id };
+		struct khup_open_pages o = {
+			.size = sizeof(o), .id = id, .pid = getpid(),
+		};
+		int r;
+
+		r = expect("root pins into its image", pin(id, 0, &iov, 1, NULL),
+			   0);
+		/* Become uid 65534 keeping only CAP_CHECKPOINT_RESTORE. */
+		dev();
+		if (prctl(PR_SET_KEEPCAPS, 1) ||
+		    setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			die("drop uid: %s", strerror(errno));
+		d[CAP_CHECKPOINT_RESTORE / 32].effective =
+			d[CAP_CHECKPOINT_RESTORE / 32].permitted =
+			1U << (CAP_CHECKPOINT_RESTORE % 32);
+		if (syscall(SYS_capset, &h, d))
+			die("capset: %s", strerror(errno));
+		r |= expect("pin into another user's image",
+			    pin(id, 0, &iov, 1, NULL), -EPERM);
+		r |= expect("seal another user's image",
+			    kio(KHUP_IOC_SEAL, &op), -EPERM);
+		r |= expect("release another user's image",
+			    kio(KHUP_IOC_RELEASE, &op), -EPERM);
+		r |= expect("read another user's image",
+			    kio(KHUP_IOC_OPEN_PAGES, &o), -EPERM);
+		r |= expect("extents need CAP_SYS_ADMIN",
+			    kio(KHUP_IOC_EXTENTS, &(struct khup_extents){
+				.size = sizeof(struct khup_extents), .id = id,
+				.pid = getpid() }), -EPERM);
+		strcpy(cr.name, "u");
+		r |= expect("create own image with CAP_CHECKPOINT_RESTORE",
+			    kio(KHUP_IOC_CREATE, &cr), 0);
+		r |= expect("pin own memory into it",
+			    pin(cr.id, 0, &iov, 1, NULL), 0);
+		op.id = cr.id;
+		r |= expect("release own image", kio(KHUP_IOC_RELEASE, &op), 0);
+		return r;
+	}
 	if (!strcmp(c, "unaligned")) {
 		struct iovec a = { page + 1, PS }, b = { page, 100 },
 			     z = { page, 0 };
@@ -914,9 +962,12 @@ static int bad_input(const char *c)
 	if (!strcmp(c, "overflow")) {
 		struct iovec o = { (void *)0xfffffffffffff000UL, 2 * PS };
 		struct iovec k = { (void *)0xffff800000000000UL, PS };
+		struct iovec big = { page, (KHUP_MAX_PIN_PAGES + 1UL) * PS };
 
 		return expect("wrapping range", pin(id, 0, &o, 1, NULL), -EOVERFLOW) |
-		       expect("kernel range", pin(id, 0, &k, 1, NULL), -EOVERFLOW);
+		       expect("kernel range", pin(id, 0, &k, 1, NULL), -EOVERFLOW) |
+		       expect("more than KHUP_MAX_PIN_PAGES",
+			      pin(id, 0, &big, 1, NULL), -EOVERFLOW);
 	}
 	if (!strcmp(c, "iovec-count")) {
 		struct iovec *many = calloc(KHUP_MAX_IOVECS + 1, sizeof(*many));
