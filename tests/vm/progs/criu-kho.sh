@@ -5,15 +5,29 @@
 # with the patched CRIU and khup_plugin.so.
 
 WL=$KHUP_BUILD/progs/khup-workload
-KHUP_PLUGIN_DIR=${KHUP_PLUGIN_DIR:-$KHUP_BUILD/criu-plugin}
+KHUP_PLUGIN_DIR=$KHUP_BUILD/criu-plugin
 IMG=$OUT/img
 
 khup_ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 
-# need_plugin: fail clearly when khup_plugin.so was not built
+# need_plugin: use build/criu-plugin/khup_plugin.so if it is up to date
+# (newer than its sources and the CRIU binary); otherwise build the plugin
+# in the guest's /tmp against $CRIU's tree, so the tests never run a stale
+# or missing plugin. Call it in every stage that runs criu.
 need_plugin() {
-	check "khup_plugin.so is built ($KHUP_PLUGIN_DIR; make -C criu-plugin CRIU_DIR=... O=...)" \
-		test -f "$KHUP_PLUGIN_DIR/khup_plugin.so"
+	local so=$KHUP_BUILD/criu-plugin/khup_plugin.so f stale=
+	for f in "$KHUP_TOP"/criu-plugin/{khup_plugin.c,khup.proto,Makefile} "$KHUP_TOP/include/uapi/linux/khup.h" "$CRIU"; do
+		[ "$so" -nt "$f" ] || stale="$f"
+	done
+	if [ -z "$stale" ]; then
+		KHUP_PLUGIN_DIR=$KHUP_BUILD/criu-plugin
+		pass "khup_plugin.so is built and up to date"
+		return
+	fi
+	note "$so is missing or older than $stale: building the plugin in the guest"
+	KHUP_PLUGIN_DIR=/tmp/khup-criu-plugin
+	check "build khup_plugin.so" make -s -C "$KHUP_TOP/criu-plugin" \
+		CRIU_DIR="$(dirname "$(dirname "$CRIU")")" O="$KHUP_PLUGIN_DIR"
 }
 
 # criu_run LOG ARGS...: run criu with the plugin and full logging, log in -D
@@ -156,6 +170,7 @@ kho_kexec_stage1() {
 
 kho_kexec_stage2() {
 	local wl=$OUT/wl held before after low t0 t1 sampler
+	need_plugin
 	held=$(cat "$OUT/held")
 	t0=$(date +%s%N)
 	check "module loads after kexec" insmod "$(khup_ko)"
