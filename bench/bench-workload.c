@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bench-workload: the process the benchmarks checkpoint, and two helpers.
+ *
+ *   bench-workload run DIR MIB thp|nothp
+ *       Start (as a child, in its own session) one process with MIB MiB of
+ *       private anonymous random data: MADV_HUGEPAGE ("thp", 2 MiB aligned)
+ *       or MADV_NOHUGEPAGE ("nothp"). Write DIR/ready ("pid P", "sum S",
+ *       "pages N", "huge_kb K" from smaps_rollup) when set up, then wait
+ *       for signals: SIGUSR1 recomputes the checksum and writes DIR/report
+ *       ("sum S", "ok 1|0"); SIGTERM exits. The caller stays as a
+ *       subreaper that reaps the tree (run it with &).
+ *   bench-workload memcpy MIB
+ *       Copy MIB MiB of random data in-process and print "memcpy_ns N"
+ *       (destination already faulted in) and "memcpy_fault_ns N"
+ *       (destination freshly mapped: every page is faulted in by the copy,
+ *       which is what a copying restore does).
+ *   bench-workload memwatch STOPFILE OUTFILE
+ *       Sample MemFree (+ pages on per-cpu free lists) every 10 ms until
+ *       STOPFILE exists; write "first_kb F\nlow_kb L\nsamples N" to OUTFILE.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define MiB (1UL << 20)
+
+static const char *dir;
+
+static void die(const char *what)
+{
+	char msg[512], path[4096];
+	int fd, n;
+
+	n = snprintf(msg, sizeof(msg), "bench-workload: %s: %s\n", what, strerror(errno));
+	fputs(msg, stderr);
+	if (!dir)
+		exit(1);
+	snprintf(path, sizeof(path), "%s/error", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, msg, n) < 0)
+			n = 0;
+		close(fd);
+	}
+	exit(1);
+}
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static void fill(unsigned char *p, size_t len)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = rnd();
+}
+
+static uint64_t checksum(const unsigned char *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len / 8; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char path[4096], tmp[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die(tmp);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		die(tmp);
+	if (fsync(fd) || close(fd))
+		die(tmp);
+	if (rename(tmp, path))
+		die(path);
+}
+
+static long huge_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static int run(int mib, int thp)
+{
+	size_t len = (size_t)mib * MiB;
+	unsigned char *p;
+	uint64_t sum;
+	char buf[512];
+	sigset_t set;
+	pid_t pid;
+	int fd;
+
+	if (getrandom(&rng_state, sizeof(rng_state), 0) != sizeof(rng_state))
+		die("getrandom");
+	rng_state |= 1;
+
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid) {
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		while (wait(NULL) > 0 || errno == EINTR)
+			;
+		return 0;
+	}
+	setsid();
+	if (chdir("/"))
+		die("chdir");
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
+		die("/dev/null");
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	p = mmap(NULL, len + 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	p = (unsigned char *)(((uintptr_t)p + 2 * MiB - 1) & ~(2 * MiB - 1));
+	if (madvise(p, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		die("madvise");
+	fill(p, len);
+	sum = checksum(p, len);
+
+	snprintf(buf, sizeof(buf), "pid %d\nsum %016llx\npages %zu\nhuge_kb %ld\n", getpid(),
+		 (unsigned long long)sum, len / 4096, huge_kb());
+	write_file("ready", buf);
+
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig == SIGUSR1) {
+			uint64_t s = checksum(p, len);
+
+			snprintf(buf, sizeof(buf), "sum %016llx\nok %d\nhuge_kb %ld\n", (unsigned long long)s,
+				 s == sum, huge_kb());
+			write_file("report", buf);
+		}
+		if (sig == SIGTERM)
+			return 0;
+	}
+}
+
+static int do_memcpy(int mib)
+{
+	size_t len = (size_t)mib * MiB;
+	unsigned char *src, *dst, *dst2;
+	uint64_t t0, t1, t2;
+
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (src == MAP_FAILED || dst == MAP_FAILED)
+		die("mmap");
+	fill(src, len);
+	memset(dst, 1, len);
+	t0 = now_ns();
+	memcpy(dst, src, len);
+	t1 = now_ns();
+	if (munmap(dst, len))
+		die("munmap");
+	dst2 = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (dst2 == MAP_FAILED)
+		die("mmap");
+	t2 = now_ns();
+	memcpy(dst2, src, len);
+	t2 = now_ns() - t2;
+	if (checksum(dst2, len) != checksum(src, len))
+		die("memcpy mismatch");
+	printf("memcpy_ns %llu\nmemcpy_fault_ns %llu\n", (unsigned long long)(t1 - t0), (unsigned long long)t2);
+	return 0;
+}
+
+static long free_kb(void)
+{
+	char line[256];
+	long kb = -1, pcp = 0, n;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	f = fopen("/proc/zoneinfo", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, " count: %ld", &n) == 1)
+				pcp += n;
+		fclose(f);
+	}
+	return kb + pcp * 4;
+}
+
+static int memwatch(const char *stop, const char *out)
+{
+	long first = free_kb(), low = first, m, samples = 1;
+	struct timespec ts = { 0, 10 * 1000000L };
+	FILE *f;
+
+	while (access(stop, F_OK)) {
+		nanosleep(&ts, NULL);
+		m = free_kb();
+		samples++;
+		if (m < low)
+			low = m;
+	}
+	f = fopen(out, "w");
+	if (!f)
+		die(out);
+	fprintf(f, "first_kb %ld\nlow_kb %ld\nsamples %ld\n", first, low, samples);
+	return fclose(f) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "run")) {
+		dir = argv[2];
+		return run(atoi(argv[3]), !strcmp(argv[4], "thp"));
+	}
+	if (argc == 3 && !strcmp(argv[1], "memcpy"))
+		return do_memcpy(atoi(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "memwatch"))
+		return memwatch(argv[2], argv[3]);
+	fprintf(stderr, "usage: bench-workload run DIR MIB thp|nothp | memcpy MIB | memwatch STOP OUT\n");
+	return 2;
+}

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# bench.kv of one VM run ("REP MODE KEY VALUE", ns and bytes) -> CSV rows,
+# one per (mode, rep), times in ms. Variables: size (MiB), thp (0/1).
+# Usage: awk -v size=N -v thp=T -f kv2csv.awk bench.kv
+
+BEGIN {
+	ncol = split("size_mib,thp,mode,rep,pages,dump_ms,handover_ms,attach_ms,restore_ms,total_ms," \
+		"storage_written_b,pages_img_b,image_b,restore_extra_b,meta_node_b,meta_tables_b,meta_alloc_b," \
+		"extents,pin_ns_per_page,seal_ns_per_page,load_restore_ns_per_page,restore_ns_per_page," \
+		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after", col, ",")
+}
+
+{ v[$1 SUBSEP $2 SUBSEP $3] = $4; seen[$1 SUBSEP $2] = 1 }
+
+function get(r, m, k) { return ((r SUBSEP m SUBSEP k) in v) ? v[r, m, k] : "" }
+function ms(x) { return x == "" ? "" : sprintf("%.1f", x / 1e6) }
+function per(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.1f", a / b) }
+
+END {
+	if (header) {
+		for (i = 1; i <= ncol; i++)
+			printf "%s%s", col[i], i < ncol ? "," : "\n"
+	}
+	for (key in seen) {
+		split(key, kk, SUBSEP)
+		r = kk[1]; m = kk[2]
+		delete o
+		o["size_mib"] = size; o["thp"] = thp; o["mode"] = m; o["rep"] = r
+		o["pages"] = get(r, m, "pages")
+		o["dump_ms"] = ms(get(r, m, "dump_ns"))
+		o["handover_ms"] = ms(get(r, m, "handover_ns"))
+		o["attach_ms"] = ms(get(r, m, "attach_ns"))
+		o["restore_ms"] = ms(get(r, m, "restore_ns"))
+		if (m == "khup" || m == "disk") {
+			d = get(r, m, "dump_ns"); h = get(r, m, "handover_ns"); a = get(r, m, "attach_ns"); s = get(r, m, "restore_ns")
+			if (d != "" && h != "" && a != "" && s != "")
+				o["total_ms"] = ms(d + h + a + s)
+		} else if (m == "tmpfs") {
+			o["total_ms"] = ms(get(r, m, "total_ns"))
+		} else if (m == "memcpy") {
+			o["copy_ms"] = ms(get(r, m, "copy_ns"))
+			o["copy_fault_ms"] = ms(get(r, m, "copy_fault_ns"))
+			o["restore_ms"] = o["copy_fault_ms"]
+			o["total_ms"] = o["copy_fault_ms"]
+			o["pages"] = size * 256
+		}
+		o["storage_written_b"] = get(r, m, "storage_written_b")
+		o["pages_img_b"] = get(r, m, "pages_img_b")
+		o["image_b"] = get(r, m, "image_bytes")
+		o["restore_extra_b"] = get(r, m, "restore_extra_b")
+		o["meta_node_b"] = get(r, m, "meta_node_b")
+		o["meta_tables_b"] = get(r, m, "meta_tables_b")
+		o["meta_alloc_b"] = get(r, m, "meta_alloc_b")
+		o["extents"] = get(r, m, "extents")
+		o["pin_ns_per_page"] = per(get(r, m, "pin_ns"), get(r, m, "pinned"))
+		o["seal_ns_per_page"] = per(get(r, m, "seal_ns"), get(r, m, "preserved"))
+		o["load_restore_ns_per_page"] = per(get(r, m, "module_restore_ns"), get(r, m, "restored"))
+		o["restore_ns_per_page"] = per(get(r, m, "restore_ns"), o["pages"])
+		o["huge_kb"] = get(r, m, "huge_kb")
+		o["huge_kb_after"] = get(r, m, "huge_kb_after")
+		for (i = 1; i <= ncol; i++)
+			printf "%s%s", o[col[i]], i < ncol ? "," : "\n"
+	}
+}
