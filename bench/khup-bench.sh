@@ -164,7 +164,6 @@ references() {
 	memwatch_stop "$r" tmpfs
 	put "$r" tmpfs restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
 	put "$r" tmpfs restore_ns $((t2 - t1))
-	put "$r" tmpfs total_ns $((t2 - t0))
 	check "ref $r: tmpfs-restored workload intact" bw_verify "$wl" "$r" tmpfs
 	bw_kill "$wl"
 	rm -rf "$img"
@@ -235,7 +234,7 @@ dump_khup() {
 	sync
 	w0=$(vda_written)
 	t0=$(now)
-	check "rep $r khup: criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$img"
+	check "rep $r khup: criu dump --kho" "$CRIU" dump --kho -t "$pid" -D "$img" --libdir "$KHUP_PLUGIN_DIR" -v2 -o dump.log
 	sync
 	t1=$(now)
 	w1=$(vda_written)
@@ -262,7 +261,7 @@ restore_khup() {
 	put "$r" khup restored "$(nlstat restored)"
 	memwatch_start
 	t0=$(now)
-	check "rep $r khup: criu restore --kho" criu_run restore.log restore --kho -D "$img" --restore-detached
+	check "rep $r khup: criu restore --kho" "$CRIU" restore --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
 	t1=$(now)
 	memwatch_stop "$r" khup
 	extra=$MW_EXTRA
@@ -272,6 +271,7 @@ restore_khup() {
 	check "rep $r khup: restored workload intact" bw_verify "$wl" "$r" khup
 	bw_kill "$wl"
 	check_eq "rep $r khup: the module holds no pages after restore" "$(khup_images | wc -l)" 0
+	cp "$img/restore.log" "$OUT/khup-restore-$r.log" 2>/dev/null
 	rm -rf "$img"
 }
 

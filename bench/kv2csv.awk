@@ -37,7 +37,9 @@ END {
 			if (d != "" && h != "" && a != "" && s != "")
 				o["total_ms"] = ms(d + h + a + s)
 		} else if (m == "tmpfs") {
-			o["total_ms"] = ms(get(r, m, "total_ns"))
+			d = get(r, m, "dump_ns"); s = get(r, m, "restore_ns")
+			if (d != "" && s != "")
+				o["total_ms"] = ms(d + s)
 		} else if (m == "memcpy") {
 			o["copy_ms"] = ms(get(r, m, "copy_ns"))
 			o["copy_fault_ms"] = ms(get(r, m, "copy_fault_ns"))
