@@ -58,7 +58,9 @@ static void usage(FILE *f)
 		"  -m, --module PATH       khup.ko to load if the module is not loaded\n"
 		"                          (default: the installed module of the running\n"
 		"                          kernel, from modules.dep)\n"
-		"  -o, --module-params S   parameters for the module (e.g. trace=khup)\n"
+		"  -o, --module-params S   parameters for the module (e.g. trace=khup;\n"
+		"                          default: khup.NAME=VALUE words of the kernel\n"
+		"                          command line, as modprobe does)\n"
 		"  -t, --ttl SECONDS       release restored images not restored within\n"
 		"                          SECONDS of being first seen (default %d;\n"
 		"                          0 = never)\n"
@@ -134,9 +136,42 @@ static char *find_installed(void)
 	return res;
 }
 
+/*
+ * Like modprobe: "khup.NAME=VALUE" words of the kernel command line become
+ * module parameters (khup-upgrade puts khup.trace=INSTANCE there so the
+ * restore at module load is traced).
+ */
+static char *cmdline_params(void)
+{
+	char buf[4096], *res = NULL, *tok, *save;
+	size_t len = 0;
+	FILE *f = fopen("/proc/cmdline", "re");
+
+	if (!f)
+		return NULL;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	for (tok = strtok_r(buf, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
+		char *nr;
+
+		if (strncmp(tok, "khup.", 5) || !strchr(tok, '='))
+			continue;
+		nr = realloc(res, len + strlen(tok) + 2);
+		if (!nr)
+			break;
+		res = nr;
+		len += sprintf(res + len, "%s%s", len ? " " : "", tok + 5);
+	}
+	return res;
+}
+
 static int load_module(void)
 {
-	const char *params = cfg.module_params ? cfg.module_params : "";
+	char *from_cmdline = cfg.module_params ? NULL : cmdline_params();
+	const char *params = cfg.module_params ? cfg.module_params :
+			     from_cmdline ? from_cmdline : "";
 	char *found = NULL;
 	const char *path;
 	int fd, flags = 0, ret = KHUPD_EXIT_MODULE;
@@ -144,6 +179,7 @@ static int load_module(void)
 
 	if (module_loaded()) {
 		log_info("khup.ko is already loaded");
+		free(from_cmdline);
 		return 0;
 	}
 	path = cfg.module_path;
@@ -151,6 +187,7 @@ static int load_module(void)
 		found = find_installed();
 		if (!found) {
 			log_err("khup.ko is not loaded and not installed for this kernel (modules.dep); use --module PATH");
+			free(from_cmdline);
 			return KHUPD_EXIT_MODULE;
 		}
 		path = found;
@@ -180,6 +217,7 @@ out_close:
 	close(fd);
 out_free:
 	free(found);
+	free(from_cmdline);
 	return ret;
 }
 
