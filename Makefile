@@ -12,7 +12,7 @@ BUILD   := $(CURDIR)/build
 KERNELS := 7.2 7.3
 VMFLAGS ?=
 
-.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo clean
+.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo install install-module install-criu clean
 
 # Userspace parts. Every component directory is built when it has a Makefile,
 # so this stays safe while parts of the tree are still empty.
@@ -37,6 +37,9 @@ help:
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
 	@echo 'make test       all of the above: set-up, unit tests, VM tests'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
+	@echo 'make install    install khupd, khupctl, khup-upgrade and the CRIU plugin'
+	@echo 'make install-module  build khup.ko for the running kernel and install it'
+	@echo 'make install-criu     install the patched CRIU'
 
 deps:
 	scripts/deps
@@ -78,6 +81,24 @@ test: kernel plugin modules userspace
 
 demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh
+
+# On a real host (PREFIX and DESTDIR are passed through to the parts).
+install: plugin userspace
+	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
+	@for d in daemon tools; do \
+		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d O=$(BUILD)/$$d install || exit 1; fi; \
+	done
+
+# khup.ko for the kernel this machine runs (it needs CONFIG_KEXEC_HANDOVER
+# and its build tree in /lib/modules/<release>/build).
+KREL ?= $(shell uname -r)
+install-module:
+	$(MAKE) -C kernel KDIR=/lib/modules/$(KREL)/build KHUP_OUT=$(BUILD)/modules/$(KREL)
+	install -D -m 0644 $(BUILD)/modules/$(KREL)/khup.ko $(DESTDIR)/lib/modules/$(KREL)/extra/khup.ko
+	[ -n "$(DESTDIR)" ] || depmod -a $(KREL)
+
+install-criu: criu
+	$(MAKE) -C $$(scripts/build-criu --path) install-criu PREFIX=$(or $(PREFIX),/usr/local)
 
 clean:
 	rm -rf $(BUILD)
