@@ -29,23 +29,24 @@ static struct khup_task *khup_reader_task(struct khup_reader *r)
 	return khup_task_find(r->img, r->pid);
 }
 
-/* Copies page @idx (zeros if not held) at @off inside it to @to. */
-static size_t khup_copy_page(struct khup_task *t, u64 idx, size_t off,
-			     size_t len, struct iov_iter *to)
+/*
+ * Page @idx of @t with a reference taken, NULL if it reads as zeros (zero
+ * page, punched, or not held). Called with khup_lock held; the reference
+ * lets the caller copy after dropping the lock, so a slow or faulting
+ * user buffer never holds up other khup calls, and a concurrent punch
+ * cannot free the page under the copy.
+ */
+static struct page *khup_get_page(struct khup_task *t, u64 idx)
 {
 	struct khup_ext *e = khup_task_ext_of(t, idx);
 	struct page *page;
-	size_t n;
-	void *kaddr;
 
 	if (!e || (e->flags & KHUP_EXT_F_ZERO) ||
 	    !khup_bit_test(t->present, idx))
-		return iov_iter_zero(len, to);
+		return NULL;
 	page = pfn_to_page(e->pfn + (idx - e->first));
-	kaddr = kmap_local_page(page);
-	n = copy_to_iter(kaddr + off, len, to);
-	kunmap_local(kaddr);
-	return n;
+	get_page(page);
+	return page;
 }
 
 static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
@@ -54,25 +55,41 @@ static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	loff_t pos = iocb->ki_pos;
 	struct khup_task *t;
 	ssize_t done = 0;
-	u64 size;
 
 	if (pos < 0)
 		return -EINVAL;
-	mutex_lock(&khup_lock);
-	t = khup_reader_task(r);
-	if (!t) {
-		mutex_unlock(&khup_lock);
-		return -ENODEV;
-	}
-	size = t->nr_pages << PAGE_SHIFT;
-	while (iov_iter_count(to) && pos < size) {
-		u64 idx = pos >> PAGE_SHIFT;
-		size_t off = offset_in_page(pos);
-		size_t len = min_t(u64, PAGE_SIZE - off, size - pos);
-		size_t n;
+	while (iov_iter_count(to)) {
+		size_t off = offset_in_page(pos), len, n;
+		struct page *page;
+		u64 size;
 
+		mutex_lock(&khup_lock);
+		t = khup_reader_task(r);
+		if (!t) {
+			mutex_unlock(&khup_lock);
+			if (!done)
+				done = -ENODEV;
+			break;
+		}
+		size = t->nr_pages << PAGE_SHIFT;
+		if (pos >= size) {
+			mutex_unlock(&khup_lock);
+			break;
+		}
+		page = khup_get_page(t, pos >> PAGE_SHIFT);
+		mutex_unlock(&khup_lock);
+
+		len = min_t(u64, PAGE_SIZE - off, size - pos);
 		len = min(len, iov_iter_count(to));
-		n = khup_copy_page(t, idx, off, len, to);
+		if (page) {
+			void *kaddr = kmap_local_page(page);
+
+			n = copy_to_iter(kaddr + off, len, to);
+			kunmap_local(kaddr);
+			put_page(page);
+		} else {
+			n = iov_iter_zero(len, to);
+		}
 		done += n;
 		pos += n;
 		if (n < len) {
@@ -82,12 +99,12 @@ static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		}
 		if (fatal_signal_pending(current))
 			break;
+		cond_resched();
 	}
-	if (done > 0)
+	if (done > 0) {
 		trace_khup_readback(r->img->id, r->pid, iocb->ki_pos, done);
-	mutex_unlock(&khup_lock);
-	if (done > 0)
 		iocb->ki_pos = pos;
+	}
 	return done;
 }
 
@@ -204,26 +221,30 @@ err_unlock:
 	return err;
 }
 
-/* Copies every held page of the task to the caller at its recorded va. */
+/*
+ * Copies every held page of the task to the caller at its recorded va.
+ * Each page is looked up under khup_lock and copied after dropping it.
+ */
 long khup_ioctl_restore_self(struct khup_restore_self *arg)
 {
+	u64 id = arg->id, idx, copied = 0;
 	struct khup_image *img;
 	struct khup_task *t;
-	u64 i, copied = 0;
-	long err = 0;
+	pid_t pid;
+	long err;
 
 	if (arg->flags)
 		return -EOPNOTSUPP;
 	if (arg->reserved)
 		return -EINVAL;
 	mutex_lock(&khup_lock);
-	img = khup_image_find(arg->id);
+	img = khup_image_find(id);
 	err = -ENOENT;
 	if (!img)
-		goto out;
+		goto out_unlock;
 	err = -EPERM;
 	if (!khup_image_may_access(img))
-		goto out;
+		goto out_unlock;
 	err = -ENOENT;
 	if (arg->pid) {
 		t = khup_task_find(img, arg->pid);
@@ -234,42 +255,55 @@ long khup_ioctl_restore_self(struct khup_restore_self *arg)
 		    NULL;
 	}
 	if (!t)
-		goto out;
-	err = 0;
-	for (i = 0; i < t->nr_ext && !err; i++) {
-		struct khup_ext *e = &t->ext[i];
-		u32 j;
+		goto out_unlock;
+	pid = t->pid;
+	mutex_unlock(&khup_lock);
 
-		for (j = 0; j < e->nr; j++) {
-			void __user *dst = u64_to_user_ptr(e->va +
-						((u64)j << PAGE_SHIFT));
-			void *kaddr;
-			long left;
+	for (idx = 0, err = 0; !err; idx++) {
+		bool held, zero;
+		struct page *page = NULL;
+		struct khup_ext *e;
+		u64 va;
 
-			if (!khup_bit_test(t->present, e->first + j))
-				continue;
-			if (e->flags & KHUP_EXT_F_ZERO) {
-				left = clear_user(dst, PAGE_SIZE);
-			} else {
-				kaddr = kmap_local_page(pfn_to_page(e->pfn + j));
-				left = copy_to_user(dst, kaddr, PAGE_SIZE);
-				kunmap_local(kaddr);
-			}
-			if (left) {
-				err = -EFAULT;
-				break;
-			}
-			copied++;
-			if (fatal_signal_pending(current)) {
-				err = -EINTR;
-				break;
-			}
+		mutex_lock(&khup_lock);
+		img = khup_image_find(id);
+		t = img ? khup_task_find(img, pid) : NULL;
+		if (!t || idx >= t->nr_pages) {
+			mutex_unlock(&khup_lock);
+			err = t ? 0 : -ENODEV;
+			break;
 		}
+		e = khup_task_ext_of(t, idx);
+		held = e && khup_bit_test(t->present, idx);
+		zero = held && (e->flags & KHUP_EXT_F_ZERO);
+		va = held ? e->va + ((idx - e->first) << PAGE_SHIFT) : 0;
+		if (held && !zero)
+			page = khup_get_page(t, idx);
+		mutex_unlock(&khup_lock);
+		if (!held)
+			continue;
+
+		if (page) {
+			void *kaddr = kmap_local_page(page);
+
+			if (copy_to_user(u64_to_user_ptr(va), kaddr, PAGE_SIZE))
+				err = -EFAULT;
+			kunmap_local(kaddr);
+			put_page(page);
+		} else if (clear_user(u64_to_user_ptr(va), PAGE_SIZE)) {
+			err = -EFAULT;
+		}
+		if (!err)
+			copied++;
+		if (!err && fatal_signal_pending(current))
+			err = -EINTR;
 		cond_resched();
 	}
 	arg->nr_pages = copied;
-	trace_khup_readback(img->id, t->pid, 0, copied << PAGE_SHIFT);
-out:
+	trace_khup_readback(id, pid, 0, copied << PAGE_SHIFT);
+	return err;
+
+out_unlock:
 	mutex_unlock(&khup_lock);
 	return err;
 }
