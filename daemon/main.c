@@ -167,6 +167,60 @@ static char *cmdline_params(void)
 	return res;
 }
 
+/*
+ * Keeps the "NAME=VALUE" words of @params whose NAME the module declares
+ * ("parmtype=NAME:" in its .modinfo), so unrelated khup.* words of the
+ * command line do not end up as unknown parameters. A compressed module
+ * cannot be searched: everything is kept.
+ */
+static void filter_params(char *params, const char *path)
+{
+	char *buf = NULL, *out = params, *tok, *save;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (;;) {
+		if (len == cap) {
+			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
+
+			if (!nb)
+				goto out;
+			buf = nb;
+			cap = cap ? cap * 2 : 1 << 20;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	if (len < 4 || memcmp(buf, "\177ELF", 4))
+		goto out;
+	for (tok = strtok_r(params, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char key[128];
+		size_t n = strcspn(tok, "=");
+
+		snprintf(key, sizeof(key), "parmtype=%.*s:", (int)n, tok);
+		if (memmem(buf, len, key, strlen(key))) {
+			if (out != params)
+				*out++ = ' ';
+			memmove(out, tok, strlen(tok));
+			out += strlen(tok);
+		} else {
+			log_debug("command line khup.%s: not a parameter of %s",
+				  tok, path);
+		}
+	}
+	*out = 0;
+out:
+	free(buf);
+	close(fd);
+}
+
 static int load_module(void)
 {
 	char *from_cmdline = cfg.module_params ? NULL : cmdline_params();
@@ -197,6 +251,8 @@ static int load_module(void)
 		log_err("cannot open %s: %m", path);
 		goto out_free;
 	}
+	if (from_cmdline)
+		filter_params(from_cmdline, path);
 	len = strlen(path);
 	if ((len > 3 && !strcmp(path + len - 3, ".xz")) ||
 	    (len > 4 && !strcmp(path + len - 4, ".zst")) ||

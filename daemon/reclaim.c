@@ -41,6 +41,7 @@ struct tracked {
 	uint32_t state;
 	uint64_t pages;
 	uint64_t prev_pages;
+	uint64_t max_pages;	/* most pages seen held */
 	uint64_t first_seen;	/* CLOCK_BOOTTIME ns */
 	bool seen;		/* in the current dump */
 	bool busy_logged;
@@ -299,6 +300,8 @@ static void scan_one(const struct khupd_image *img, void *arg)
 	t->state = img->state;
 	t->prev_pages = t->pages == UINT64_MAX ? img->pages : t->pages;
 	t->pages = img->pages;
+	if (img->pages > t->max_pages)
+		t->max_pages = img->pages;
 	t->seen = true;
 }
 
@@ -335,6 +338,12 @@ static bool release(struct tracked *t, const char *why, bool warn)
 				t->name, strerror(-err));
 		t->release_failed = true;
 		return false;
+	} else if (!t->pages) {
+		ours[nr_ours++ % (sizeof(ours) / sizeof(ours[0]))] = t->id;
+		log_notice("released image %" PRIu64 " '%s' (%s): its %" PRIu64
+			   " pages (%s) were returned to the system as they were read back",
+			   t->id, t->name, why, t->max_pages,
+			   human_bytes(t->max_pages * page_size, b, sizeof(b)));
 	} else {
 		ours[nr_ours++ % (sizeof(ours) / sizeof(ours[0]))] = t->id;
 		log_notice("released image %" PRIu64 " '%s' (%s): %" PRIu64
