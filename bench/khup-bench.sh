@@ -224,13 +224,13 @@ kho_meta() {
 
 # dump_khup REP: criu dump --kho; the small images go to the ext4 disk
 dump_khup() {
-	local r=$1 wl=$MNT/khup-wl-$r img=$MNT/khup-img-$r pid w0 w1 t0 t1 p0 pn0 s0 sn0
+	local r=$1 wl=$MNT/khup-wl-$r img=$MNT/khup-img-$r pid w0 w1 t0 t1 p0 pn0 s0 sn0 c0
 	check "rep $r khup: workload starts" bw_start "$wl" 30000
 	pid=$(kv "$wl/ready" pid)
 	put "$r" khup pages "$(kv "$wl/ready" pages)"
 	put "$r" khup huge_kb "$(kv "$wl/ready" huge_kb)"
 	mkdir -p "$img"
-	p0=$(nlstat pin_ns) pn0=$(nlstat pinned) s0=$(nlstat seal_ns) sn0=$(nlstat preserved)
+	p0=$(nlstat pin_ns) pn0=$(nlstat pinned) s0=$(nlstat seal_ns) sn0=$(nlstat preserved) c0=$(nlstat cma_migrated)
 	sync
 	w0=$(vda_written)
 	t0=$(now)
@@ -248,6 +248,7 @@ dump_khup() {
 	put "$r" khup pinned $(($(nlstat pinned) - pn0))
 	put "$r" khup seal_ns $(($(nlstat seal_ns) - s0))
 	put "$r" khup preserved $(($(nlstat preserved) - sn0))
+	put "$r" khup cma_migrated $(($(nlstat cma_migrated) - c0))
 	check "rep $r khup: pages-*.img hold 0 bytes" test "$(pages_img_bytes "$img")" -eq 0
 	check "rep $r khup: KHO metadata measured" kho_meta "$r"
 }

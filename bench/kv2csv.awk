@@ -8,7 +8,7 @@ BEGIN {
 	ncol = split("size_mib,thp,mode,rep,pages,dump_ms,handover_ms,attach_ms,restore_ms,total_ms," \
 		"storage_written_b,pages_img_b,image_b,restore_extra_b,meta_node_b,meta_tables_b,meta_alloc_b," \
 		"extents,pin_ns_per_page,seal_ns_per_page,load_restore_ns_per_page,restore_ns_per_page," \
-		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after", col, ",")
+		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated", col, ",")
 }
 
 { v[$1 SUBSEP $2 SUBSEP $3] = $4; seen[$1 SUBSEP $2] = 1 }
@@ -59,6 +59,10 @@ END {
 		o["seal_ns_per_page"] = per(get(r, m, "seal_ns"), get(r, m, "preserved"))
 		o["load_restore_ns_per_page"] = per(get(r, m, "module_restore_ns"), get(r, m, "restored"))
 		o["restore_ns_per_page"] = per(get(r, m, "restore_ns"), o["pages"])
+		o["pin_ms"] = ms(get(r, m, "pin_ns"))
+		o["seal_ms"] = ms(get(r, m, "seal_ns"))
+		o["load_restore_ms"] = ms(get(r, m, "module_restore_ns"))
+		o["cma_migrated"] = get(r, m, "cma_migrated")
 		o["huge_kb"] = get(r, m, "huge_kb")
 		o["huge_kb_after"] = get(r, m, "huge_kb_after")
 		for (i = 1; i <= ncol; i++)
