@@ -145,7 +145,7 @@ stage_setup() {
 # references REP: CRIU to tmpfs without kexec, and memcpy
 references() {
 	local r=$1 wl=/tmp/ref-wl img=/tmp/ref-img pid t0 t1 t2
-	check "ref $r: workload starts" bw_start "$wl" 40000
+	check "ref $r: workload starts" bw_start "$wl" 15000
 	pid=$(kv "$wl/ready" pid)
 	put "$r" tmpfs pages "$(kv "$wl/ready" pages)"
 	put "$r" tmpfs huge_kb "$(kv "$wl/ready" huge_kb)"
