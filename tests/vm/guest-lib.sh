@@ -57,6 +57,21 @@ failures() {
 	grep -c '^not ok' "$OUT/results" 2>/dev/null || true
 }
 
+# stage_done: mark this stage complete (kernel log saved, marker written).
+# init does it when a stage returns; a stage that kexecs by itself (through
+# a tool under test, e.g. khup-upgrade) calls it first.
+stage_done() {
+	dmesg >"$OUT/dmesg.stage$STAGE" 2>/dev/null
+	touch "$OUT/stage$STAGE.done"
+	sync
+}
+
+# next_cmdline: the running command line with khup.stage= pointing at the
+# next stage, for a stage that loads the next kernel itself.
+next_cmdline() {
+	sed "s/khup\.stage=$STAGE/khup.stage=$((STAGE + 1))/" /proc/cmdline
+}
+
 _record() {
 	printf '%s\n' "$1" >>"$OUT/results"
 	printf '%s\n' "$1"
