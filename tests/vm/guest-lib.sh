@@ -57,6 +57,33 @@ failures() {
 	grep -c '^not ok' "$OUT/results" 2>/dev/null || true
 }
 
+# khup_ko: the khup.ko built for the running kernel.
+khup_ko() {
+	echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"
+}
+
+# memfree_settled_kb: free memory in kB once caches are dropped and memory
+# compacted, counting the pages on per-cpu free lists too, so that before /
+# after comparisons measure pages really held, not caches.
+memfree_settled_kb() {
+	local pcp
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
+	echo $(($(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4))
+}
+
+# wait_log FILE PATTERN SECONDS: wait until FILE has a line matching PATTERN.
+wait_log() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # stage_done: mark this stage complete (kernel log saved, marker written).
 # init does it when a stage returns; a stage that kexecs by itself (through
 # a tool under test, e.g. khup-upgrade) calls it first.

@@ -8,8 +8,6 @@ WL=$KHUP_BUILD/progs/khup-workload
 KHUP_PLUGIN_DIR=$KHUP_BUILD/criu-plugin
 IMG=$OUT/img
 
-khup_ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
-
 # need_plugin: use build/criu-plugin/khup_plugin.so if it is up to date
 # (newer than its sources and the CRIU binary); otherwise build the plugin
 # in the guest's /tmp against $CRIU's tree, so the tests never run a stale

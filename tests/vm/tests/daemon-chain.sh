@@ -3,23 +3,13 @@
 VM_STAGES=3
 VM_TIMEOUT=900
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 KHUPD=$KHUP_BUILD/daemon/khupd
-# wait_log FILE PATTERN SECONDS
-wait_log() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # start_khupd LOG: khupd in the background with a long TTL; sets $KHUPD_PID
 # (not under check: that runs its command in a subshell)
 start_khupd() {
-	"$KHUPD" -f -m "$(ko)" --ttl 600 --interval 1 >/dev/null 2>"$1" &
+	"$KHUPD" -f -m "$(khup_ko)" --ttl 600 --interval 1 >/dev/null 2>"$1" &
 	KHUPD_PID=$!
 }
 # stop_khupd: SIGTERM, check the exit status (0)

@@ -3,42 +3,23 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 KHUPD=$KHUP_BUILD/daemon/khupd
-# Free memory in kB: MemFree plus the pages on per-cpu free lists.
-memfree_kb() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
-	local pcp
-	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
-	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
-}
-# wait_log FILE PATTERN SECONDS
-wait_log() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 stage1() {
 	local load pid rc=0
-	load=$(memfree_kb)
-	check "module loads" insmod "$(ko)"
-	echo $((load - $(memfree_kb))) >"$OUT/load_cost"
+	load=$(memfree_settled_kb)
+	check "module loads" insmod "$(khup_ko)"
+	echo $((load - $(memfree_settled_kb))) >"$OUT/load_cost"
 	note "module load costs $(cat "$OUT/load_cost") kB"
 
-	"$KHUPD" -f -m "$(ko)" --ttl 2 --interval 1 2>"$OUT/khupd.1.log" &
+	"$KHUPD" -f -m "$(khup_ko)" --ttl 2 --interval 1 2>"$OUT/khupd.1.log" &
 	pid=$!
 	check "khupd starts with the module already loaded" wait_log "$OUT/khupd.1.log" "ready" 20
 	check "khupd says the module was loaded already" grep -q "khup.ko is already loaded" "$OUT/khupd.1.log"
 	rc=0
-	"$KHUPD" -f -m "$(ko)" 2>"$OUT/khupd.second.log" || rc=$?
+	"$KHUPD" -f -m "$(khup_ko)" 2>"$OUT/khupd.second.log" || rc=$?
 	check_eq "a second khupd exits 5 (already running)" "$rc" 5
 	check "pin + seal 64 MiB" kt self-pin ttl "$OUT/self.state"
 	check "khupd logs the sealed event" wait_log "$OUT/khupd.1.log" "image 1 'ttl' sealed" 20
@@ -57,13 +38,13 @@ stage2() {
 	local held freed pages pid rc t0 t1
 	check "khup node handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/khup
 	check "module not loaded yet" test ! -e /sys/module/khup
-	held=$(memfree_kb)
+	held=$(memfree_settled_kb)
 	pages=$(cut -d' ' -f4 "$OUT/info1")
 	t0=$(date +%s)
-	"$KHUPD" -f -m "$(ko)" --ttl 8 --interval 1 2>"$OUT/khupd.2.log" &
+	"$KHUPD" -f -m "$(khup_ko)" --ttl 8 --interval 1 2>"$OUT/khupd.2.log" &
 	pid=$!
 	check "khupd starts" wait_log "$OUT/khupd.2.log" "ready" 30
-	check "khupd loaded the module" grep -q "loaded $(ko)" "$OUT/khupd.2.log"
+	check "khupd loaded the module" grep -q "loaded $(khup_ko)" "$OUT/khupd.2.log"
 	check "inventory line names the image, its tasks, pages, bytes and source kernel" \
 		grep -q "image 1 'ttl': restored, 1 task(s), $pages pages (.*), created by kernel $STAGE_RELEASE_1, kexecs survived 1" "$OUT/khupd.2.log"
 	sleep 3
@@ -76,7 +57,7 @@ stage2() {
 	check "release logged with the bytes returned" grep -q "released image 1 'ttl' (not restored within the TTL): $pages pages, .* returned" "$OUT/khupd.2.log"
 	check_eq "no image left" "$(kc list --json | jq length)" 0
 	check "KHO out tree has no khup node" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
-	freed=$(memfree_kb)
+	freed=$(memfree_settled_kb)
 	note "MemFree with image held ${held} kB, after TTL release ${freed} kB, image $((pages * 4)) kB, module load $(cat "$OUT/load_cost") kB"
 	check "MemFree back within 2 MiB (image returned, after the module's own load cost)" \
 		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost")))

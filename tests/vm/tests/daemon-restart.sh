@@ -3,24 +3,14 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 KHUPD=$KHUP_BUILD/daemon/khupd
 TTL=24
-# wait_log FILE PATTERN SECONDS
-wait_log() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 freed() { kc status --json | jq -r .stats.freed_pages; }
 
 stage1() {
-	check "module loads" insmod "$(ko)"
+	check "module loads" insmod "$(khup_ko)"
 	check "image 'abandoned' pinned and sealed" kt self-pin abandoned "$OUT/self.state"
 	check "image 'dropped' pinned and sealed" kt remote-pin dropped "$OUT/remote.state"
 	kt info abandoned | cut -d' ' -f4 >"$OUT/pages.abandoned"
@@ -32,7 +22,7 @@ stage2() {
 	pa=$(cat "$OUT/pages.abandoned")
 	pd=$(cat "$OUT/pages.dropped")
 	t0=$(date +%s)
-	"$KHUPD" -f -m "$(ko)" --ttl $TTL --interval 1 2>"$OUT/khupd.1.log" &
+	"$KHUPD" -f -m "$(khup_ko)" --ttl $TTL --interval 1 2>"$OUT/khupd.1.log" &
 	pid1=$!
 	check "khupd #1 starts and loads the module" wait_log "$OUT/khupd.1.log" "ready" 30
 	check "khupd #1 inventory lists both images" bash -c "grep -q \"image 1 'abandoned': restored\" $OUT/khupd.1.log && grep -q \"image 2 'dropped': restored\" $OUT/khupd.1.log"
@@ -47,7 +37,7 @@ stage2() {
 	check_eq "the remaining image is untouched by the crash" "$(kt info abandoned | cut -d' ' -f2,4)" "3 $pa"
 
 	t1=$(date +%s)
-	"$KHUPD" -f -m "$(ko)" --ttl $TTL --interval 1 2>"$OUT/khupd.2.log" &
+	"$KHUPD" -f -m "$(khup_ko)" --ttl $TTL --interval 1 2>"$OUT/khupd.2.log" &
 	pid2=$!
 	check "khupd #2 starts" wait_log "$OUT/khupd.2.log" "ready" 30
 	check "khupd #2 resumes the previous daemon's view" grep -q "resuming after a previous khupd: 1 image(s)" "$OUT/khupd.2.log"
@@ -57,7 +47,7 @@ stage2() {
 	rc=0
 	wait "$pid2" || rc=$?
 	check_eq "khupd #2 exits 0 on SIGTERM" "$rc" 0
-	"$KHUPD" -f -m "$(ko)" --ttl $TTL --interval 1 2>"$OUT/khupd.3.log" &
+	"$KHUPD" -f -m "$(khup_ko)" --ttl $TTL --interval 1 2>"$OUT/khupd.3.log" &
 	pid2=$!
 	check "khupd #3 starts" wait_log "$OUT/khupd.3.log" "ready" 30
 	check "khupd #3 releases the abandoned image" wait_log "$OUT/khupd.3.log" "released image 1 'abandoned'" $((TTL + 20))

@@ -4,7 +4,6 @@ VM_KEXEC=yes
 VM_CMDLINE="reserve_mem=12M:4096:trace trace_instance=khup@trace"
 VM_TIMEOUT=600
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 
@@ -47,7 +46,7 @@ stage1() {
 	local kc_rc=0
 	kc list >/dev/null 2>&1 || kc_rc=$?
 	check_eq "list without the module exits 3" "$kc_rc" 3
-	check "module loads" insmod "$(ko)"
+	check "module loads" insmod "$(khup_ko)"
 	check "self image pinned and sealed" kt self-pin self "$OUT/self.state"
 	check "remote image pinned and sealed" kt remote-pin remote "$OUT/remote.state"
 	kc list | sed 's/^/#   /'
@@ -70,7 +69,7 @@ stage1() {
 
 stage2() {
 	tree_checks in
-	check "module loads after kexec" insmod "$(ko)"
+	check "module loads after kexec" insmod "$(khup_ko)"
 	check_eq "both images restored" "$(kc list --json | jq -r '[.[] | .state] | join(" ")')" "restored restored"
 	check_eq "restored pages = pages in the incoming tree" \
 		"$(kc list --json | jq -r '[.[] | .pages] | join(" ")')" "$(cut -d' ' -f2 "$OUT/counts.self") $(cut -d' ' -f2 "$OUT/counts.remote")"

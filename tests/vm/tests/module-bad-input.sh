@@ -4,15 +4,6 @@ VM_TIMEOUT=300
 
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
-# Free memory in kB: MemFree plus pages on per-cpu free lists.
-memfree_kb() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
-	local pcp
-	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
-	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
-}
 
 # Each case runs in a fresh module instance so images from one case cannot
 # satisfy or disturb another; the module must unload cleanly after each.
@@ -28,7 +19,7 @@ case_() {
 
 stage1() {
 	local before after c
-	before=$(memfree_kb)
+	before=$(memfree_settled_kb)
 	for c in size-small size-trailing-nonzero size-trailing-zero reserved \
 		 unknown-ioctl unknown-flag bad-name duplicate-name no-such-image \
 		 no-such-pid untraced-pid negative-pid unprivileged not-owner unaligned \
@@ -44,7 +35,7 @@ stage1() {
 	check "release the held image" kt release dup
 	check "rmmod succeeds after release" rmmod khup
 
-	after=$(memfree_kb)
+	after=$(memfree_settled_kb)
 	note "free memory before ${before} kB, after ${after} kB"
 	check "no memory leaked (within 2 MiB)" test $((before - after)) -le 2048
 }

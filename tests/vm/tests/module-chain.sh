@@ -3,17 +3,16 @@
 VM_STAGES=3
 VM_TIMEOUT=900
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
-	check "module loads" insmod "$(ko)"
+	check "module loads" insmod "$(khup_ko)"
 	check "self image pinned and sealed" kt self-pin self "$OUT/self.state"
 	check "remote image pinned and sealed" kt remote-pin remote "$OUT/remote.state"
 }
 
 stage2() {
-	check "module loads after the first kexec" insmod "$(ko)"
+	check "module loads after the first kexec" insmod "$(khup_ko)"
 	check "remote image readable, not released" kt remote-check remote "$OUT/remote.state"
 	# Punch 4 KiB pages and part of a THP (the 4 MiB range starts at page
 	# 2048); the published bitmap must carry the holes to the next kernel.
@@ -26,7 +25,7 @@ stage2() {
 }
 
 stage3() {
-	check "module loads after the second kexec" insmod "$(ko)"
+	check "module loads after the second kexec" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.load"
 	check "no restore errors logged" bash -c '! grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\)" '"$OUT/dmesg.load"
 	check_eq "self image survived two kexecs" "$(kt info self | cut -d' ' -f2,5)" "3 2"

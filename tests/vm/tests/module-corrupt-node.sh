@@ -3,11 +3,10 @@
 VM_STAGES=4
 VM_TIMEOUT=600
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
-	check "module loads" insmod "$(ko)"
+	check "module loads" insmod "$(khup_ko)"
 	check "intact image pinned and sealed" kt self-pin good "$OUT/good.state"
 	echo 1 >/sys/module/khup/parameters/debug_corrupt
 	check "image t sealed with a corrupted table (debug_corrupt=1)" kt bad-input state
@@ -17,7 +16,7 @@ stage1() {
 }
 
 stage2() {
-	check "module loads despite the corrupted table" insmod "$(ko)"
+	check "module loads despite the corrupted table" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.load"
 	check "corrupted table refused with a clear reason" \
 		grep -q "khup: image [0-9]* task [0-9]*: extent table refused: table checksum mismatch" "$OUT/dmesg.load"
@@ -27,7 +26,7 @@ stage2() {
 	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.load"
 	check "release" kt release good
 	check "rmmod" rmmod khup
-	check "module loads again; node already taken over" insmod "$(ko)"
+	check "module loads again; node already taken over" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.reload"
 	check "reload does not restore twice" grep -q "khup: KHO node 'khup' was already taken over" "$OUT/dmesg.reload"
 
@@ -38,7 +37,7 @@ stage2() {
 }
 
 stage3() {
-	check "module loads despite the unknown compatible" insmod "$(ko)"
+	check "module loads despite the unknown compatible" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.3"
 	check "unknown compatible refused by name" \
 		grep -q "khup: KHO node 'khup' has unknown compatible \"khup-v0\" (want \"khup-v1\"); nothing restored" "$OUT/dmesg.3"
@@ -52,7 +51,7 @@ stage3() {
 }
 
 stage4() {
-	check "module loads despite the malformed node" insmod "$(ko)"
+	check "module loads despite the malformed node" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.4"
 	check "malformed FDT refused" grep -q "khup: KHO node 'khup' at .* is not a valid FDT; nothing restored" "$OUT/dmesg.4"
 	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.4"

@@ -3,27 +3,17 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
-# Free memory in kB: MemFree plus pages on per-cpu free lists.
-memfree_kb() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
-	local pcp
-	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
-	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
-}
 
 stage1() {
 	local before
-	before=$(memfree_kb)
-	check "module loads" insmod "$(ko)"
+	before=$(memfree_settled_kb)
+	check "module loads" insmod "$(khup_ko)"
 	# What loading the module costs by itself (module text, the 2 MiB
 	# execmem chunk on x86, tracefs, genetlink), so stage 2 can tell it
 	# apart from pages the image failed to give back.
-	echo $((before - $(memfree_kb))) >"$OUT/load_cost"
+	echo $((before - $(memfree_settled_kb))) >"$OUT/load_cost"
 	note "module load costs $(cat "$OUT/load_cost") kB"
 	check "pin stopped child by pid, read back via fd, seal" kt remote-pin remote "$OUT/remote.state"
 	read -r pid _ pages _ <"$OUT/remote.state"
@@ -34,9 +24,9 @@ stage1() {
 stage2() {
 	local held freed pages
 	read -r _ _ pages _ <"$OUT/remote.state"
-	held=$(memfree_kb)
+	held=$(memfree_settled_kb)
 	# trace=top enables khup:* in module init, before the restore.
-	check "module loads after kexec" insmod "$(ko)" trace=top
+	check "module loads after kexec" insmod "$(khup_ko)" trace=top
 	check "read back via fd after kexec, identical; punch hole" kt remote-verify remote "$OUT/remote.state"
 	cat /sys/kernel/tracing/trace >"$OUT/trace"
 	check "khup_restore traced at module load" \
@@ -44,7 +34,7 @@ stage2() {
 	check "khup_readback traced" grep -q "khup_readback: image=[0-9]* pid=[0-9]* offset=0" "$OUT/trace"
 	check "khup_release traced for the punched pages" grep -q "khup_release: image=[0-9]* pid=[0-9]* pages=$pages" "$OUT/trace"
 	check_eq "punching freed every page" "$(kt info remote | cut -d' ' -f4)" 0
-	freed=$(memfree_kb)
+	freed=$(memfree_settled_kb)
 	note "free memory with image held ${held} kB, after punching ${freed} kB, image $((pages * 4)) kB, module load $(cat "$OUT/load_cost") kB"
 	check "punched pages returned to the allocator (within 2 MiB, after the module's own load cost)" \
 		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost")))

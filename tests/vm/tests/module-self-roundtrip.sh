@@ -3,40 +3,29 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
-# Free memory in kB: MemFree plus the pages sitting on per-cpu free lists
-# (freed THPs land there and MemFree does not count them).
-memfree_kb() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	echo 1 >/proc/sys/vm/compact_memory 2>/dev/null || true
-	local pcp
-	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo)
-	echo $(( $(awk '/^MemFree:/ { print $2 }' /proc/meminfo) + pcp * 4 ))
-}
 
 stage1() {
 	local load
-	load=$(memfree_kb)
-	check "module loads" insmod "$(ko)"
+	load=$(memfree_settled_kb)
+	check "module loads" insmod "$(khup_ko)"
 	# What loading the module costs by itself (module text, the 2 MiB
 	# execmem chunk on x86, tracefs, genetlink), so stage 2 can tell it
 	# apart from pages the image failed to give back.
-	echo $((load - $(memfree_kb))) >"$OUT/load_cost"
+	echo $((load - $(memfree_settled_kb))) >"$OUT/load_cost"
 	note "module load costs $(cat "$OUT/load_cost") kB"
 	check "/dev/khup exists" test -c /dev/khup
 
 	# Same-kernel round trip first: pin, read back, release, and MemFree
 	# must come back (within 2 MiB) once the image is released.
 	local before after
-	before=$(memfree_kb)
+	before=$(memfree_settled_kb)
 	check "same-kernel: pin + seal 64 MiB" kt self-pin warmup "$OUT/warmup.state"
 	check "same-kernel: image holds pages" test "$(kt info warmup | cut -d' ' -f4)" -ge 16384
 	check "same-kernel: KHO node published" test -e /sys/kernel/debug/kho/out/sub_fdts/khup
 	check "same-kernel: release" kt release warmup
 	check "same-kernel: KHO node withdrawn after last release" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
-	after=$(memfree_kb)
+	after=$(memfree_settled_kb)
 	note "MemFree before pin ${before} kB, after release ${after} kB"
 	check "same-kernel: MemFree back within 2 MiB after release" test $((before - after)) -le 2048
 
@@ -57,8 +46,8 @@ stage2() {
 	check_ne "this is a new boot" "$(cat /proc/sys/kernel/random/boot_id)" "$(cat "$OUT/boot_id")"
 	check "khup node handed over" test -e /sys/kernel/debug/kho/in/sub_fdts/khup
 	local held freed
-	held=$(memfree_kb)
-	check "module loads after kexec" insmod "$(ko)"
+	held=$(memfree_settled_kb)
+	check "module loads after kexec" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.load"
 	check "log says image restored" grep -q "khup: restored image .* 'roundtrip'" "$OUT/dmesg.load"
 	check "no restore errors logged" bash -c '! dmesg | grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\)"'
@@ -70,7 +59,7 @@ stage2() {
 	check "ranges restored into the caller, hashes match" kt self-restore roundtrip "$OUT/self.state"
 	check "rmmod refused while an image is held" bash -c '! rmmod khup'
 	check "release" kt release roundtrip
-	freed=$(memfree_kb)
+	freed=$(memfree_settled_kb)
 	note "MemFree with image held ${held} kB, after release ${freed} kB, image $((pages * 4)) kB, module load $(cat "$OUT/load_cost") kB"
 	check "MemFree grew by the image size after release (within 2 MiB, after the module's own load cost)" \
 		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost")))

@@ -8,19 +8,18 @@ VM_TIMEOUT=900
 # khup, so skip that check.
 VM_CMDLINE="no_timer_check"
 
-ko() { echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"; }
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
 	uname -r >"$OUT/release1"
-	check "module loads on $(uname -r)" insmod "$(ko)"
+	check "module loads on $(uname -r)" insmod "$(khup_ko)"
 	check "self image pinned and sealed" kt self-pin self "$OUT/self.state"
 	check "remote image pinned and sealed" kt remote-pin remote "$OUT/remote.state"
 }
 
 stage2() {
 	check_ne "running another kernel release" "$(uname -r)" "$(cat "$OUT/release1")"
-	check "module loads on $(uname -r)" insmod "$(ko)"
+	check "module loads on $(uname -r)" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.2"
 	check "no restore errors logged" bash -c '! grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\|unknown\)" '"$OUT/dmesg.2"
 	check "remote image read back identical after the upgrade" kt remote-check remote "$OUT/remote.state"
@@ -29,7 +28,7 @@ stage2() {
 
 stage3() {
 	check_eq "rolled back to the first release" "$(uname -r)" "$(cat "$OUT/release1")"
-	check "module loads after the rollback" insmod "$(ko)"
+	check "module loads after the rollback" insmod "$(khup_ko)"
 	check "self image restored into the caller, hashes match" kt self-restore self "$OUT/self.state"
 	check "remote image read back identical, then punched" kt remote-verify remote "$OUT/remote.state"
 	check "release self" kt release self

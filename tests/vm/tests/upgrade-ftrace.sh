@@ -14,15 +14,6 @@ KHUPD=$KHUP_BUILD/daemon/khupd
 UPGRADE=$KHUP_BUILD/tools/khup-upgrade
 INST=/sys/kernel/tracing/instances/khup
 WL_MIB=64
-# wait_log FILE PATTERN SECONDS
-wait_log() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # upgrade ARGS...: khup-upgrade with this test's CRIU and plugin
 upgrade() { "$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" "$@"; }
 # run_to FILE CMD...: CMD's output into FILE
