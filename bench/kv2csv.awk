@@ -11,6 +11,7 @@ BEGIN {
 		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated", col, ",")
 }
 
+/^#/ { next }
 { v[$1 SUBSEP $2 SUBSEP $3] = $4; seen[$1 SUBSEP $2] = 1 }
 
 function get(r, m, k) { return ((r SUBSEP m SUBSEP k) in v) ? v[r, m, k] : "" }
