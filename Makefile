@@ -12,7 +12,7 @@ BUILD   := $(CURDIR)/build
 KERNELS := 7.2 7.3
 VMFLAGS ?=
 
-.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo install install-module install-criu clean
+.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo bench install install-module install-criu clean
 
 # Userspace parts. Every component directory is built when it has a Makefile,
 # so this stays safe while parts of the tree are still empty.
@@ -37,6 +37,7 @@ help:
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
 	@echo 'make test       all of the above: set-up, unit tests, VM tests'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
+	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
 	@echo 'make install    install khupd, khupctl, khup-upgrade and the CRIU plugin'
 	@echo 'make install-module  build khup.ko for the running kernel and install it'
 	@echo 'make install-criu     install the patched CRIU'
@@ -81,6 +82,12 @@ test: kernel plugin modules userspace
 
 demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh
+
+# Long: about 1.5 h on 2 cores for the default sizes. BENCHFLAGS go to
+# bench/run (e.g. BENCHFLAGS='--sizes "64M 256M" --reps 3').
+BENCHFLAGS ?=
+bench: kernel plugin modules userspace
+	bench/run $(BENCHFLAGS)
 
 # On a real host (PREFIX and DESTDIR are passed through to the parts).
 install: plugin userspace
