@@ -14,17 +14,13 @@ VMFLAGS ?=
 
 .PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo bench install install-module install-criu clean
 
-# Userspace parts. Every component directory is built when it has a Makefile,
-# so this stays safe while parts of the tree are still empty.
 all: userspace
 
-# What the VM tests run besides the kernel: test programs, and the daemon and
-# tools once their directories have a Makefile. The CRIU plugin needs a built
-# CRIU tree, so it comes with 'make plugin' (part of test and demo).
+# The userspace parts: test programs, khupd, khupctl and khup-upgrade. The
+# CRIU plugin needs a built CRIU tree, so it comes with 'make plugin' (part
+# of test, demo and bench).
 userspace: progs
-	@for d in daemon tools; do \
-		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d O=$(BUILD)/$$d || exit 1; fi; \
-	done
+	@for d in daemon tools; do $(MAKE) -C $$d O=$(BUILD)/$$d || exit 1; done
 
 help:
 	@echo 'make            build the userspace parts'
@@ -35,7 +31,7 @@ help:
 	@echo 'make modules    build khup.ko for each test kernel'
 	@echo 'make unit       run the host unit tests'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
-	@echo 'make test       all of the above: set-up, unit tests, VM tests'
+	@echo 'make test       set-up, unit tests, checkpatch, VM tests, bench smoke'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
 	@echo 'make install    install khupd, khupctl, khup-upgrade and the CRIU plugin'
@@ -56,18 +52,14 @@ plugin: criu
 
 # khup.ko, once per test kernel, into build/modules/<uname -r>/.
 modules: kernel
-	@if [ -f kernel/Makefile ]; then \
-		for k in $(KERNELS); do \
-			d=$$(scripts/build-kernel --path $$k) || exit 1; \
-			$(MAKE) -C kernel KDIR=$$d/build \
-				KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
-		done; \
-	fi
+	@for k in $(KERNELS); do \
+		d=$$(scripts/build-kernel --path $$k) || exit 1; \
+		$(MAKE) -C kernel KDIR=$$d/build \
+			KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
+	done
 
 progs:
-	@if [ -f tests/vm/progs/Makefile ]; then \
-		$(MAKE) -C tests/vm/progs O=$(BUILD)/progs || exit 1; \
-	fi
+	@$(MAKE) -C tests/vm/progs O=$(BUILD)/progs
 
 unit:
 	@$(MAKE) --no-print-directory -C tests/unit O=$(BUILD)/unit run
@@ -75,8 +67,9 @@ unit:
 vmtest: kernel plugin modules userspace
 	tests/vm/run $(VMFLAGS)
 
-# Unit tests first (seconds), then the VM tests (minutes); both always run so
-# one failure does not hide another; the last line adds them up.
+# Unit tests, checkpatch and the harness self-test first, then the VM tests
+# and the benchmark smoke run; all always run so one failure does not hide
+# another; the last line adds them up (scripts/run-tests).
 test: kernel plugin modules userspace
 	scripts/run-tests $(VMFLAGS)
 
