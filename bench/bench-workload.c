@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "../tests/vm/progs/workload-data.h"
+
 #define MiB (1UL << 20)
 
 static const char *dir;
@@ -58,35 +60,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static void fill(unsigned char *p, size_t len)
-{
-	uint64_t *w = (uint64_t *)p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		w[i] = rnd();
-}
-
-static uint64_t checksum(const unsigned char *p, size_t len)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len / 8; i++) {
-		h ^= w[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static uint64_t now_ns(void)
 {

@@ -43,6 +43,8 @@
 
 #include <linux/khup.h>
 
+#include "workload-data.h"
+
 #define MiB		(1UL << 20)
 #define SHARED_SIZE	(4 * MiB)
 #define MEMFD_SIZE	(4 * MiB)
@@ -84,36 +86,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static void fill(unsigned char *p, size_t len)
-{
-	uint64_t *w = (uint64_t *)p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		w[i] = rnd();
-}
-
-static uint64_t checksum(const unsigned char *p, size_t len)
-{
-	const uint64_t *w = (const uint64_t *)p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len / 8; i++) {
-		h ^= w[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 /* The shared region's checksum leaves out the child's counter page. */
 static uint64_t region_sum(int r)

@@ -3,10 +3,6 @@
 VM_STAGES=3
 VM_KERNELS="7.2 7.3 7.2"
 VM_TIMEOUT=900
-# Under loaded TCG the 7.3 kernel's early IO-APIC timer check failed once
-# ("IO-APIC + timer doesn't work!" panic) right after kexec; unrelated to
-# khup, so skip that check.
-VM_CMDLINE="no_timer_check"
 
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
