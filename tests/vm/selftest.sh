@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # selftest.sh: checks that tests/vm/run turns every kind of guest failure into
-# 'not ok' (never a pass or a skip): a failed assertion in stage 2 after
+# 'not ok', never into a pass: a failed assertion in stage 2 after
 # kexec, a kernel panic, a hang, a test that asserts nothing, and a stage 2
 # that never runs. Each case boots a VM whose test is meant to fail, and this script
 # asserts how the harness reported it. KTAP output, 'N passed, N failed' last.

@@ -129,12 +129,35 @@ show_log() {
 	grep -E 'Error|khup:|FAIL|refus|differ' "$1" 2>/dev/null | tail -n 25 | sed 's/^/#   /'
 }
 
+# kho_dump WL PID: criu dump --kho of the workload into $IMG, and everything
+# a --kho dump must leave behind; sets $held to the image's page count.
+kho_dump() {
+	local wl=$1 pid=$2 expected t0 t1
+	t0=$(date +%s%N)
+	check "criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$IMG"
+	t1=$(date +%s%N)
+	note "freeze -> dumped: $(((t1 - t0) / 1000000)) ms"
+	show_log "$IMG/dump.log"
+	check "dumped tasks are gone" wl_gone "$wl"
+	check_eq "pages-*.img hold 0 bytes" "$(pages_img_bytes "$IMG")" 0
+	check "pagemap images were written" bash -c "ls '$IMG'/pagemap-*.img >/dev/null"
+	check "khup.img was written" test -s "$IMG/khup.img"
+	khup_images | sed 's/^/#   image: /'
+	check_eq "one sealed /dev/khup image" "$(khup_images | awk '{ print $2 }' | tr '\n' ' ')" "2 "
+	held=$(khup_images | awk '{ print $3 }')
+	expected=$(kv "$wl/ready" pages)
+	note "image holds ${held:-?} pages; the workload's regions are $expected pages"
+	check "the image holds at least the workload's pages" test "${held:-0}" -ge "$expected"
+	check "the image holds the pages the plugin pinned" \
+		grep -q "Sealed /dev/khup image .* $held pages" "$IMG/dump.log"
+}
+
 # The two stages of criu-kho-kexec and criu-kho-upgrade: dump a workload of
 # $WL_MIB MiB with --kho; kexec; restore it with --kho and check everything.
 WL_MIB=${WL_MIB:-256}
 
 kho_kexec_stage1() {
-	local wl=$OUT/wl pid held expected t0 t1
+	local wl=$OUT/wl pid held
 	need_plugin
 	check "module loads" insmod "$(khup_ko)"
 	check "workload starts (${WL_MIB} MiB anon, THP, file, shared, memfd, 4 threads, child)" wl_start "$wl" "$WL_MIB"
@@ -147,21 +170,7 @@ kho_kexec_stage1() {
 	fi
 
 	mkdir -p "$IMG"
-	t0=$(date +%s%N)
-	check "criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$IMG"
-	t1=$(date +%s%N)
-	note "freeze -> dumped: $(((t1 - t0) / 1000000)) ms"
-	show_log "$IMG/dump.log"
-	check "dumped tasks are gone" wl_gone "$wl"
-	check_eq "pages-*.img hold 0 bytes" "$(pages_img_bytes "$IMG")" 0
-	khup_images | sed 's/^/#   image: /'
-	check_eq "one sealed /dev/khup image" "$(khup_images | awk '{ print $2 }' | tr '\n' ' ')" "2 "
-	held=$(khup_images | awk '{ print $3 }')
-	expected=$(kv "$wl/ready" pages)
-	note "image holds ${held:-?} pages; the workload's regions are $expected pages"
-	check "the image holds at least the workload's pages" test "${held:-0}" -ge "$expected"
-	check "the image holds the pages the plugin pinned" \
-		grep -q "Sealed /dev/khup image .* $held pages" "$IMG/dump.log"
+	kho_dump "$wl" "$pid"
 	echo "$held" >"$OUT/held"
 	date +%s%N >"$OUT/kexec-start"
 }

@@ -6,7 +6,7 @@ VM_TIMEOUT=600
 [ -z "${KHUP_TOP:-}" ] || . "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
 
 stage1() {
-	local wl=$OUT/wl pid expected held
+	local wl=$OUT/wl pid held
 	need_plugin
 	check "module loads" insmod "$(khup_ko)"
 	check "workload starts (64 MiB anon, THP, file, shared, memfd, 4 threads, child)" wl_start "$wl" 64
@@ -14,20 +14,7 @@ stage1() {
 	check "report before dump" wl_report "$wl" report.before
 
 	mkdir -p "$IMG"
-	check "criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$IMG"
-	show_log "$IMG/dump.log"
-	check "dumped tasks are gone" wl_gone "$wl"
-	check_eq "pages-*.img hold 0 bytes" "$(pages_img_bytes "$IMG")" 0
-	check "pagemap images were written" bash -c "ls '$IMG'/pagemap-*.img >/dev/null"
-	check "khup.img was written" test -s "$IMG/khup.img"
-	khup_images | sed 's/^/#   image: /'
-	check_eq "one sealed /dev/khup image" "$(khup_images | awk '{ print $2 }' | tr '\n' ' ')" "2 "
-	held=$(khup_images | awk '{ print $3 }')
-	expected=$(kv "$wl/ready" pages)
-	note "image holds ${held:-?} pages; the workload's regions are $expected pages"
-	check "the image holds at least the workload's pages" test "${held:-0}" -ge "$expected"
-	check "the image holds the pages the plugin pinned" \
-		grep -q "Sealed /dev/khup image .* $held pages" "$IMG/dump.log"
+	kho_dump "$wl" "$pid"
 
 	check "criu restore --kho" criu_run restore.log restore --kho -D "$IMG" --restore-detached
 	show_log "$IMG/restore.log"
