@@ -29,6 +29,8 @@
 #include "format.h"
 
 struct folio;
+struct khup_exit_state;
+struct pid;
 
 struct khup_task {
 	struct list_head node;
@@ -43,6 +45,9 @@ struct khup_task {
 	u64 held;		/* bits set in present */
 	void *tbl;		/* published extent table, preserved */
 	u64 tbl_size;
+	struct pid *tgid;	/* pinned through ptrace (exit_writes.c) */
+	struct khup_exit_state *exit_state;	/* saved at seal, per thread */
+	unsigned int nr_exit_state;
 };
 
 struct khup_image {
@@ -114,6 +119,12 @@ int khup_images_count(void);
 
 /* main.c */
 long khup_release_locked(u64 id);
+
+/* exit_writes.c */
+void khup_exit_writes_note(struct khup_task *t, struct task_struct *task);
+int khup_exit_writes_detach(struct khup_image *img);
+void khup_exit_writes_reattach(struct khup_image *img);
+void khup_exit_writes_forget(struct khup_task *t);
 
 /* pin.c */
 long khup_ioctl_pin(struct khup_pin *arg);

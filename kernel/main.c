@@ -127,19 +127,26 @@ static long khup_ioctl_seal(struct khup_image_op *arg)
 	err = -EINVAL;
 	if (!khup_image_pages(img))
 		goto out;
-	err = khup_seal(img);
+	/* The tasks' deaths must not write into what is handed over. */
+	err = khup_exit_writes_detach(img);
 	if (err)
 		goto out;
+	err = khup_seal(img);
+	if (err)
+		goto out_reattach;
 	err = khup_publish();
 	if (err) {
 		khup_unseal(img);
 		khup_publish();
-		goto out;
+		goto out_reattach;
 	}
 	img->state = KHUP_STATE_SEALED;
 	khup_notify(img, KHUP_EVENT_SEALED);
 	pr_info("sealed image %llu '%s': %u tasks, %llu pages\n", img->id,
 		img->name, img->nr_tasks, khup_image_pages(img));
+	goto out;
+out_reattach:
+	khup_exit_writes_reattach(img);
 out:
 	mutex_unlock(&khup_lock);
 	return err;

@@ -175,6 +175,8 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 		}
 		new_task = true;
 	}
+	if (!same_thread_group(task, current))
+		khup_exit_writes_note(t, task);
 	old_pages = t->nr_pages;
 	old_ext = t->nr_ext;
 	if (old_ext)

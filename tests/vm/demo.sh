@@ -85,6 +85,7 @@ stage2() {
 	check "workload reports after restore" wl_report "$wl" report.after
 	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
 	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
+	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined
 	check_eq "khup.ko holds no image any more" "$("$KHUPCTL" --json list)" "[]"
 	# Enabling events in the new kernel clears the persistent instance, so
 	# khup-upgrade had the new kernel back it up first (instance khup_prev)

@@ -168,7 +168,12 @@ struct khup_pin {
  *
  * SEAL: closes an %KHUP_STATE_OPEN image, preserves its folios with KHO and
  * republishes the "khup" KHO node. EBUSY if the image is not open, EINVAL
- * if it holds no pages.
+ * if it holds no pages. For every task pinned by pid, it first clears the
+ * clear_child_tid and robust list pointers of all its threads, so that
+ * their exit writes nothing into the handed-over memory (the checkpointer
+ * restores them); releasing the image puts them back in threads still
+ * alive. EBUSY if such a thread is not stopped under the caller's ptrace,
+ * ESRCH if the task exited since it was pinned.
  *
  * RELEASE: unpins or frees every page of the image, withdraws it from KHO
  * and forgets it; its id becomes invalid (ENOENT on a second release).

@@ -69,7 +69,20 @@ wl_report() {
 	[ -z "${2:-}" ] || cp "$1/report" "$1/$2"
 }
 
-# wl_verify DIR REPORT: every checksum in REPORT equals the one at set-up
+# wl_join DIR [NAME]: wake the workload's futex waiter and join it, then
+# report (to DIR/NAME); fails unless the join returned after the wake-up
+wl_join() {
+	local pid
+	pid=$(kv "$1/ready" pid)
+	rm -f "$1/report"
+	kill -USR2 "$pid" || return 1
+	wait_file "$1/report" 300 || return 1
+	[ -z "${2:-}" ] || cp "$1/report" "$1/$2"
+	[ "$(kv "$1/report" joined)" = 1 ] || { echo "the futex waiter was not joined"; return 1; }
+}
+
+# wl_verify DIR REPORT: every checksum in REPORT equals the one at set-up,
+# every thread is alive to glibc and every robust mutex held by its thread
 wl_verify() {
 	local r rc=0
 	for r in anon thp file shared memfd; do
@@ -78,6 +91,10 @@ wl_verify() {
 			rc=1
 		fi
 	done
+	if [ "$(kv "$2" threads_alive)" != "$(kv "$2" threads_expected)" ] || [ "$(kv "$2" mutexes_held)" != 4 ]; then
+		echo "threads alive $(kv "$2" threads_alive) of $(kv "$2" threads_expected), robust mutexes held $(kv "$2" mutexes_held) of 4"
+		rc=1
+	fi
 	[ "$(kv "$2" ok)" = 1 ] || { echo "the workload's own check failed"; rc=1; }
 	return $rc
 }
@@ -134,7 +151,7 @@ show_log() {
 kho_dump() {
 	local wl=$1 pid=$2 expected t0 t1
 	t0=$(date +%s%N)
-	check "criu dump --kho" criu_run dump.log dump --kho -t "$pid" -D "$IMG"
+	check "criu dump --kho" criu_run dump.log dump --kho --display-stats -t "$pid" -D "$IMG"
 	t1=$(date +%s%N)
 	note "freeze -> dumped: $(((t1 - t0) / 1000000)) ms"
 	show_log "$IMG/dump.log"
@@ -150,6 +167,8 @@ kho_dump() {
 	check "the image holds at least the workload's pages" test "${held:-0}" -ge "$expected"
 	check "the image holds the pages the plugin pinned" \
 		grep -q "Sealed /dev/khup image .* $held pages" "$IMG/dump.log"
+	check "dump statistics: no page written" grep -q "Memory pages written: 0 " "$IMG/dump.log"
+	check "dump statistics: pages handed over" grep -q "Memory pages handed over (--kho): [1-9]" "$IMG/dump.log"
 }
 
 # The two stages of criu-kho-kexec and criu-kho-upgrade: dump a workload of
@@ -220,6 +239,7 @@ kho_kexec_stage2() {
 	check "report after restore" wl_report "$wl" report.after
 	check "every region's checksum is intact (as recorded before kexec)" wl_verify "$wl" "$wl/report.after"
 	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
+	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined
 	sleep 1
 	check "report again" wl_report "$wl" report.later
 	check "threads and child keep running" wl_advanced "$wl" "$wl/report.after" "$wl/report.later"

@@ -16,11 +16,19 @@
  *   thp      16 MiB private anonymous, 2 MiB aligned, MADV_HUGEPAGE, random;
  *   file     a 4 MiB file DIR/file mapped MAP_PRIVATE, every other page
  *            overwritten with random data (dirty private file pages);
- *   threads  4 threads, each incrementing its own counter.
+ *   threads  4 threads, each holding its own robust mutex and incrementing
+ *            its own counter, and a fifth one waiting in FUTEX_WAIT;
+ *            glibc keeps each thread's tid where the kernel zeroes it at
+ *            thread exit (clear_child_tid), and a robust mutex held by a
+ *            thread that exits is marked owner-dead by the kernel.
  * It then writes DIR/ready ("key value" lines: pid, child, sum.REGION) and
- * waits for signals. SIGUSR1: recompute every checksum, look at the child
- * and the counters, and write DIR/report (same sums, counters, "ok 1" if
- * all sums match the ones taken at set-up). SIGTERM: kill the child, exit.
+ * waits for signals. SIGUSR1: recompute every checksum, look at the child,
+ * the counters and the threads, and write DIR/report (same sums, counters,
+ * threads alive, mutexes held, "ok 1" if all sums match the ones taken at
+ * set-up, every thread is alive to glibc and every mutex is still held by
+ * its thread). SIGUSR2: wake the futex waiter, join it (at most 10 s), then
+ * report as for SIGUSR1 ("joined 1" if the join returned after the waiter
+ * woke). SIGTERM: kill the child, exit.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,9 +46,11 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <linux/futex.h>
 #include <linux/khup.h>
 
 #include "workload-data.h"
@@ -63,6 +73,13 @@ struct region {
 
 static struct region reg[NR_REGIONS];
 static volatile uint64_t counters[NR_THREADS];
+static pthread_t threads[NR_THREADS], waiter;
+static pthread_mutex_t locks[NR_THREADS];
+static volatile int nr_locked;
+/* The futex the waiter sleeps on, and what it did once woken. */
+static volatile uint32_t wake_word;
+static volatile int waiter_woke;
+static int joined;
 /* First page of the shared region: the child's counter. */
 static volatile uint64_t *child_counter;
 static const char *dir;
@@ -116,11 +133,84 @@ static void *thread_fn(void *arg)
 {
 	long i = (long)arg;
 
+	if ((errno = pthread_mutex_lock(&locks[i])))
+		die("pthread_mutex_lock");
+	__atomic_add_fetch(&nr_locked, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
 		counters[i]++;
 		sleep_ms(10);
 	}
 	return NULL;
+}
+
+static void *waiter_fn(void *arg)
+{
+	(void)arg;
+	while (!wake_word)
+		syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	waiter_woke = 1;
+	return NULL;
+}
+
+static void start_threads(void)
+{
+	pthread_mutexattr_t ma;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	for (long i = 0; i < NR_THREADS; i++) {
+		pthread_mutex_init(&locks[i], &ma);
+		if ((errno = pthread_create(&threads[i], NULL, thread_fn, (void *)i)))
+			die("pthread_create");
+	}
+	if ((errno = pthread_create(&waiter, NULL, waiter_fn, NULL)))
+		die("pthread_create");
+	while (nr_locked < NR_THREADS)
+		sleep_ms(1);
+}
+
+/*
+ * Threads alive to glibc (its tid in struct pthread is not 0) and mutexes
+ * still held by their live thread (trylock: EBUSY, not EOWNERDEAD).
+ */
+static int thread_state(char *buf, size_t size, int *ok)
+{
+	int alive = 0, held = 0, n;
+
+	for (int i = 0; i < NR_THREADS; i++) {
+		int r = pthread_mutex_trylock(&locks[i]);
+
+		alive += pthread_kill(threads[i], 0) == 0;
+		if (r == EBUSY) {
+			held++;
+			continue;
+		}
+		if (r == EOWNERDEAD)
+			pthread_mutex_consistent(&locks[i]);
+		if (r == 0 || r == EOWNERDEAD)
+			pthread_mutex_unlock(&locks[i]);
+	}
+	if (!joined)
+		alive += pthread_kill(waiter, 0) == 0;
+	if (alive != NR_THREADS + !joined || held != NR_THREADS)
+		*ok = 0;
+	n = snprintf(buf, size, "threads_alive %d\nthreads_expected %d\nmutexes_held %d\njoined %d\n", alive,
+		     NR_THREADS + !joined, held, joined);
+	return n;
+}
+
+/* Wakes the futex waiter and joins it: pthread_join() needs its tid word. */
+static void join_waiter(void)
+{
+	struct timespec ts;
+
+	if (joined)
+		return;
+	wake_word = 1;
+	syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	joined = pthread_timedjoin_np(waiter, NULL, &ts) == 0 && waiter_woke;
 }
 
 static void write_file(const char *name, const char *text)
@@ -156,6 +246,7 @@ static void report(void)
 	}
 	for (int i = 0; i < NR_THREADS; i++)
 		n += snprintf(buf + n, sizeof(buf) - n, "thread%d %llu\n", i, (unsigned long long)counters[i]);
+	n += thread_state(buf + n, sizeof(buf) - n, &ok);
 	n += snprintf(buf + n, sizeof(buf) - n, "childcount %llu\nchildalive %d\nok %d\n",
 		      (unsigned long long)*child_counter, kill(child, 0) == 0 && waitpid(child, NULL, WNOHANG) == 0,
 		      ok);
@@ -165,7 +256,6 @@ static void report(void)
 static int run(int mib)
 {
 	char buf[4096], path[4096];
-	pthread_t th[NR_THREADS];
 	sigset_t set;
 	int fd, n = 0;
 
@@ -203,6 +293,7 @@ static int run(int mib)
 	/* Signals go to the main thread only, via sigtimedwait() */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
@@ -262,9 +353,7 @@ static int run(int mib)
 	for (int r = 0; r < NR_REGIONS; r++)
 		reg[r].sum = region_sum(r);
 
-	for (long i = 0; i < NR_THREADS; i++)
-		if ((errno = pthread_create(&th[i], NULL, thread_fn, (void *)i)))
-			die("pthread_create");
+	start_threads();
 
 	n += snprintf(buf + n, sizeof(buf) - n, "pid %d\nchild %d\n", getpid(), child);
 	for (int r = 0; r < NR_REGIONS; r++)
@@ -276,7 +365,9 @@ static int run(int mib)
 	for (;;) {
 		int sig = sigwaitinfo(&set, NULL);
 
-		if (sig == SIGUSR1)
+		if (sig == SIGUSR2)
+			join_waiter();
+		if (sig == SIGUSR1 || sig == SIGUSR2)
 			report();
 		if (sig == SIGTERM) {
 			kill(child, SIGKILL);

@@ -75,6 +75,7 @@ stage1() {
 	check "the workload was resumed" wl_report "$wl" report.f
 	check "... and runs on" wl_advanced "$wl" "$wl/report.1" "$wl/report.f"
 	check "... intact" wl_verify "$wl" "$wl/report.f"
+	check "... with its threads' exit-time pointers back: the futex waiter is joined" wl_join "$wl" report.fj
 	rm -rf "$IMG"
 	mkdir -p "$IMG"
 

@@ -22,6 +22,7 @@ stage1() {
 	check "report after restore" wl_report "$wl" report.after
 	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
 	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
+	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined
 	sleep 1
 	check "report again" wl_report "$wl" report.later
 	check "threads and child keep running" wl_advanced "$wl" "$wl/report.after" "$wl/report.later"

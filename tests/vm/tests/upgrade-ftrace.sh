@@ -91,6 +91,7 @@ stage2() {
 	check "report after restore" wl_report "$wl" report.after
 	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
 	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
+	check "the futex waiter wakes and is joined (its tid word survived the dump)" wl_join "$wl" report.joined
 	check_eq "the image is gone" "$($WL images | wc -l)" 0
 	check "khupd saw the release" wait_log "$OUT/khupd.2.log" "released" 20
 
