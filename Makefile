@@ -54,7 +54,7 @@ plugin: criu
 modules: kernel
 	@for k in $(KERNELS); do \
 		d=$$(scripts/build-kernel --path $$k) || exit 1; \
-		$(MAKE) -C kernel KDIR=$$d/build \
+		$(MAKE) -C kernel KDIR=$$d/build KHUP_TEST_HOOKS=y \
 			KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
 	done
 

@@ -11,10 +11,15 @@
  * which names the image and records what it must hold.
  *
  * With "criu restore --kho", we check khup.img against what /dev/khup
- * reports and give CRIU a read-back fd per pagemap (RESTORE_PAGES); CRIU
- * punches every page out of it once restored. A restore that succeeds
- * releases the image; one that fails leaves it for a retry. A dump that
- * fails releases the image it created.
+ * reports, take the image's claim (one restorer at a time) and open a
+ * consuming read-back fd per task through it, in CRIU's main process; the
+ * fds reach the restored tasks through CRIU's fdstore, so they never open
+ * /dev/khup themselves. RESTORE_PAGES hands CRIU the fd of a pagemap;
+ * CRIU punches every page out of it once restored, which only marks the
+ * page consumed. A restore that succeeds commits the claim (the image is
+ * released); one that fails - at any point, or by dying - drops the claim
+ * and every consumed page is readable again for a retry. A dump that fails
+ * releases the image it created.
  */
 
 #include <endian.h>
@@ -36,6 +41,7 @@
 
 #include "criu-plugin.h"
 #include "criu-log.h"
+#include "fdstore.h"
 #include "image.h"
 
 #include "khup.pb-c.h"
@@ -69,7 +75,9 @@ static struct {
 	size_t nr_pm;
 	KhupPagemapEntry **pm;
 	KhupImageEntry *ie; /* restore: khup.img as read */
-} st = { .dev = -1 };
+	int claim;	    /* restore: the image's claim fd, -1 if none */
+	int *readers;	    /* restore: fdstore id of each ie->tasks[i]'s reader */
+} st = { .dev = -1, .claim = -1 };
 
 static long page_size(void)
 {
@@ -477,6 +485,29 @@ out:
 }
 
 /*
+ * An image with lost pages (not claimed after a kexec, or consumed pages
+ * freed under memory pressure after a failed restore) cannot be restored:
+ * say which tasks miss how many pages.
+ */
+static int report_lost(int dev, KhupImageEntry *ie, const struct khup_info *info)
+{
+	struct khup_task_info *tasks = NULL;
+	uint64_t csum;
+	int n;
+
+	pr_err("Image '%s' has lost %" PRIu64 " pages: they can no longer be read, so its processes cannot be "
+	       "restored\n",
+	       ie->name, (uint64_t)info->nr_lost);
+	n = image_tasks(dev, info->id, &tasks, &csum);
+	for (int i = 0; i < n; i++)
+		if (tasks[i].nr_lost)
+			pr_err("Image '%s': task %d (%.16s) lost %u of its %" PRIu64 " pages\n", ie->name,
+			       tasks[i].pid, tasks[i].comm, tasks[i].nr_lost, (uint64_t)tasks[i].nr_pages);
+	free(tasks);
+	return -1;
+}
+
+/*
  * Compare khup.img with what /dev/khup holds; say what differs. The pfns
  * are part of the extent checksum: pages stay in place across kexec.
  */
@@ -502,6 +533,8 @@ static int check_image(int dev, KhupImageEntry *ie)
 		return -1;
 	}
 	info.release[sizeof(info.release) - 1] = '\0';
+	if (info.nr_lost)
+		return report_lost(dev, ie, &info);
 
 #define differs(what, fmt, img, dev_)                                                                             \
 	do {                                                                                                      \
@@ -573,6 +606,55 @@ static int check_image(int dev, KhupImageEntry *ie)
 	return 0;
 }
 
+/* Takes the image's claim: no other restore can read or release it. */
+static int claim_image(void)
+{
+	struct khup_claim_op op = { .size = sizeof(op), .flags = KHUP_FD_CLOEXEC, .id = st.id };
+	struct khup_info info;
+
+	if (!ioctl(st.dev, KHUP_IOC_CLAIM, &op)) {
+		st.claim = op.fd;
+		pr_info("Claimed " KHUP_DEV " image '%s'\n", st.ie->name);
+		return 0;
+	}
+	if (errno == EBUSY && !image_info(st.dev, st.id, &info) && (info.info_flags & KHUP_INFO_CLAIMED))
+		pr_err("Image '%s' is being restored by another process (pid %d holds its claim); refusing a "
+		       "second restore\n",
+		       st.ie->name, info.claimer);
+	else
+		pr_perror("Can't claim " KHUP_DEV " image '%s'", st.ie->name);
+	return -1;
+}
+
+/*
+ * Opens a consuming reader per task through the claim, here in CRIU's
+ * main process, and puts it in CRIU's fdstore: the restored tasks take
+ * theirs from there, whatever /dev they see.
+ */
+static int open_readers(void)
+{
+	st.readers = calloc(st.ie->n_tasks, sizeof(*st.readers));
+	if (!st.readers)
+		return -1;
+	for (size_t i = 0; i < st.ie->n_tasks; i++) {
+		struct khup_open_pages op = {
+			.size = sizeof(op), .flags = KHUP_FD_CLOEXEC, .id = st.id, .pid = st.ie->tasks[i]->pid
+		};
+
+		if (ioctl(st.claim, KHUP_IOC_OPEN_PAGES, &op)) {
+			pr_perror("Can't open the pages of task %d of image '%s'", op.pid, st.ie->name);
+			return -1;
+		}
+		st.readers[i] = fdstore_add(op.fd);
+		close(op.fd);
+		if (st.readers[i] < 0) {
+			pr_err("Can't keep the reader of task %d in the fdstore\n", op.pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int restore_init(void)
 {
 	bool missing;
@@ -599,15 +681,16 @@ static int restore_init(void)
 		return -1;
 	}
 	st.id = st.ie->image_id;
+	if (claim_image() || open_readers())
+		return -1;
 	st.active = true;
 	return 0;
 }
 
 static int khup_restore_pages(int type, unsigned long id, uint64_t *base)
 {
-	struct khup_open_pages op = { .size = sizeof(op), .flags = KHUP_FD_CLOEXEC };
 	KhupPagemapEntry *pm = NULL;
-	int dev;
+	int task = -1, fd;
 
 	if (!st.active)
 		return -ENOTSUP;
@@ -626,47 +709,54 @@ static int khup_restore_pages(int type, unsigned long id, uint64_t *base)
 
 	/*
 	 * This runs in restored tasks too, which close what they inherit:
-	 * use a /dev/khup fd of our own.
+	 * the claim's reader of the task comes from the fdstore.
 	 */
-	dev = dev_open();
-	if (dev < 0)
-		return -ENODEV;
-	op.id = st.id;
-	op.pid = pm->khup_pid;
-	if (ioctl(dev, KHUP_IOC_OPEN_PAGES, &op)) {
-		int err = errno;
-
-		pr_perror("Can't open the pages of %s %lu (task %d of image %" PRIu64 ")", type_name(type), id,
-			  pm->khup_pid, st.id);
-		close(dev);
-		return -err;
+	for (size_t i = 0; i < st.ie->n_tasks; i++)
+		if (st.ie->tasks[i]->pid == pm->khup_pid)
+			task = i;
+	if (task < 0) {
+		pr_err("The pages of %s %lu name task %d, which image '%s' lacks\n", type_name(type), id, pm->khup_pid,
+		       st.ie->name);
+		return -ENOENT;
 	}
-	close(dev);
+	fd = fdstore_get(st.readers[task]);
+	if (fd < 0) {
+		pr_err("Can't get the reader of task %d of image '%s' from the fdstore\n", pm->khup_pid, st.ie->name);
+		return -EBADF;
+	}
 	*base = pm->offset;
-	pr_debug("Pages of %s %lu: fd %d, task %d, offset %" PRIu64 ", %" PRIu64 " pages\n", type_name(type), id,
-		 op.fd, pm->khup_pid, pm->offset, pm->nr_pages);
-	return op.fd;
+	pr_debug("Pages of %s %lu: fd %d, task %d, offset %" PRIu64 ", %" PRIu64 " pages\n", type_name(type), id, fd,
+		 pm->khup_pid, pm->offset, pm->nr_pages);
+	return fd;
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESTORE_PAGES, khup_restore_pages)
 
+/*
+ * Success commits the claim: the image is released and its pages freed.
+ * Failure (here, or CRIU dying before it gets here) drops the claim: the
+ * consumed pages are readable again and the image can be restored anew.
+ */
 static void restore_fini(int ret)
 {
 	struct khup_image_op op = { .size = sizeof(op), .id = st.id };
 	struct khup_info info;
 
-	if (!st.active || getpid() != st.criu)
+	if (st.claim < 0 || getpid() != st.criu)
 		return;
-	if (ret) {
-		pr_info("Restore failed: " KHUP_DEV " image '%s' is kept for another try\n", st.ie->name);
+	if (!st.active || ret) {
+		if (!image_info(st.dev, st.id, &info))
+			pr_info("Restore failed: " KHUP_DEV " image '%s' is kept for another try; its %" PRIu64
+				" consumed pages are readable again\n",
+				st.ie->name, (uint64_t)info.nr_consumed);
 		return;
 	}
-	if (!image_info(st.dev, st.id, &info) && info.nr_pages)
-		pr_info("%" PRIu64 " pages of image '%s' were not read back\n", (uint64_t)info.nr_pages,
-			st.ie->name);
-	if (ioctl(st.dev, KHUP_IOC_RELEASE, &op))
-		pr_perror("Can't release " KHUP_DEV " image %" PRIu64, st.id);
+	if (!image_info(st.dev, st.id, &info) && info.nr_pages != info.nr_consumed)
+		pr_info("%" PRIu64 " pages of image '%s' were not read back\n",
+			(uint64_t)(info.nr_pages - info.nr_consumed), st.ie->name);
+	if (ioctl(st.claim, KHUP_IOC_COMMIT, &op))
+		pr_perror("Can't commit the restore of " KHUP_DEV " image %" PRIu64, st.id);
 	else
-		pr_info("Restored; released " KHUP_DEV " image '%s'\n", st.ie->name);
+		pr_info("Restored; committed and released " KHUP_DEV " image '%s'\n", st.ie->name);
 }
 
 /* ---- registration ---- */
@@ -690,6 +780,11 @@ static void khup_plugin_fini(int stage, int ret)
 		khup_image_entry__free_unpacked(st.ie, NULL);
 		st.ie = NULL;
 	}
+	if (st.claim >= 0)
+		close(st.claim);
+	st.claim = -1;
+	free(st.readers);
+	st.readers = NULL;
 	if (st.dev >= 0)
 		close(st.dev);
 	st.dev = -1;

@@ -153,6 +153,8 @@ void khup_task_free(struct khup_image *img, struct khup_task *t)
 	for (i = 0; i < t->nr_pages; i++)
 		khup_task_drop_page(img, t, i);
 	khup_exit_writes_forget(t);
+	kvfree(t->consumed);
+	kvfree(t->lost);
 	if (t->tbl)
 		kho_unpreserve_free(t->tbl);
 	list_del(&t->node);

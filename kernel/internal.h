@@ -13,7 +13,12 @@
  *    held pages in any image, sealed_refs held pages in sealed images;
  *  - a folio is KHO-preserved exactly while sealed_refs > 0, so every
  *    preserved folio appears in a published extent table and nothing the
- *    next kernel restores was freed here.
+ *    next kernel restores was freed here;
+ *  - a held page whose bit is set in task->consumed was read and punched
+ *    by the image's claim (claim.c): it stays held until the claim commits
+ *    and is readable again if the claim ends without committing;
+ *  - a page whose bit is set in task->lost is not held and can never be
+ *    read again (not claimed after kexec, or reclaimed while consumed).
  */
 #ifndef KHUP_INTERNAL_H
 #define KHUP_INTERNAL_H
@@ -29,6 +34,7 @@
 #include "format.h"
 
 struct folio;
+struct khup_claim;
 struct khup_exit_state;
 struct pid;
 
@@ -45,6 +51,10 @@ struct khup_task {
 	u64 held;		/* bits set in present */
 	void *tbl;		/* published extent table, preserved */
 	u64 tbl_size;
+	u8 *consumed;		/* allocated while the image is claimed */
+	u64 nr_consumed;
+	u8 *lost;		/* allocated at the first lost page */
+	u64 nr_lost;
 	struct pid *tgid;	/* pinned through ptrace (exit_writes.c) */
 	struct khup_exit_state *exit_state;	/* saved at seal, per thread */
 	unsigned int nr_exit_state;
@@ -64,6 +74,7 @@ struct khup_image {
 	char release[KHUP_RELEASE_LEN];
 	struct list_head tasks;
 	u32 nr_tasks;
+	struct khup_claim *claim;	/* the restore holding the image */
 };
 
 struct khup_folio {
@@ -88,6 +99,9 @@ extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
 extern int khup_debug_corrupt;
+#ifdef KHUP_TEST_HOOKS
+extern int khup_debug_lose_page;
+#endif
 
 /* image.c */
 struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id);
@@ -117,8 +131,25 @@ u64 khup_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
 
+/* claim.c */
+long khup_ioctl_claim(struct khup_claim_op *arg);
+void khup_claim_hold(struct khup_claim *c);
+void khup_claim_put(struct khup_claim *c);
+bool khup_claim_active(const struct khup_claim *c);
+struct khup_image *khup_claim_image(const struct khup_claim *c);
+pid_t khup_claim_owner(const struct khup_claim *c);
+u64 khup_consume(struct khup_task *t, u64 first, u64 end);
+int khup_mark_lost(struct khup_task *t, u64 idx);
+u64 khup_image_lost(const struct khup_image *img);
+u64 khup_image_consumed(const struct khup_image *img);
+int khup_shrinker_init(void);
+void khup_shrinker_exit(void);
+
 /* main.c */
 long khup_release_locked(u64 id);
+struct khup_image *khup_image_for_change(u64 id);
+long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
+			 struct khup_claim *claim);
 
 /* exit_writes.c */
 void khup_exit_writes_note(struct khup_task *t, struct task_struct *task);
@@ -130,7 +161,8 @@ void khup_exit_writes_forget(struct khup_task *t);
 long khup_ioctl_pin(struct khup_pin *arg);
 
 /* readback.c */
-long khup_ioctl_open_pages(struct khup_open_pages *arg);
+long khup_ioctl_open_pages(struct khup_open_pages *arg,
+			   struct khup_claim *claim);
 long khup_ioctl_restore_self(struct khup_restore_self *arg);
 
 /* kho.c */

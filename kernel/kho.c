@@ -388,6 +388,8 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
 				continue;
 			if (!(e->flags & KHUP_EXT_F_ZERO) &&
 			    !khup_claim_page(t, e, j)) {
+				/* Reads of it fail; it is never zeros. */
+				khup_mark_lost(t, e->first + j);
 				lost++;
 				continue;
 			}
@@ -396,8 +398,17 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
 		}
 		cond_resched();
 	}
+#ifdef KHUP_TEST_HOOKS
+	if (khup_debug_lose_page >= 0 &&
+	    khup_debug_lose_page < t->nr_pages &&
+	    khup_bit_test(t->present, khup_debug_lose_page)) {
+		khup_task_drop_page(img, t, khup_debug_lose_page);
+		khup_mark_lost(t, khup_debug_lose_page);
+		lost++;
+	}
+#endif
 	if (lost)
-		pr_err("image %llu task %u: %llu pages could not be restored\n",
+		pr_err("image %llu task %u: %llu pages could not be restored; they read as errors\n",
 		       img->id, pid, lost);
 	trace_khup_restore(img->id, pid, t->held, lost);
 	err = 0;

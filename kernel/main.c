@@ -28,6 +28,13 @@ module_param_named(debug_corrupt, khup_debug_corrupt, int, 0600);
 MODULE_PARM_DESC(debug_corrupt,
 		 "Testing only: 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT");
 
+#ifdef KHUP_TEST_HOOKS
+int khup_debug_lose_page = -1;
+module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
+MODULE_PARM_DESC(debug_lose_page,
+		 "Testing only (test builds): after kexec, page N of every restored task is freed and counted as lost, as if it could not be claimed");
+#endif
+
 static char *khup_trace;
 module_param_named(trace, khup_trace, charp, 0444);
 MODULE_PARM_DESC(trace,
@@ -95,7 +102,7 @@ static long khup_ioctl_create(struct khup_create *arg)
 }
 
 /* Looks up @id for a state change by its owner (or CAP_SYS_ADMIN). */
-static struct khup_image *khup_image_for_change(u64 id)
+struct khup_image *khup_image_for_change(u64 id)
 {
 	struct khup_image *img;
 
@@ -161,6 +168,9 @@ long khup_release_locked(u64 id)
 	img = khup_image_for_change(id);
 	if (IS_ERR(img))
 		return PTR_ERR(img);
+	/* A restore reads it: only its commit (or its end) may let it go. */
+	if (img->claim)
+		return -EBUSY;
 	pages = khup_image_pages(img);
 	khup_notify(img, KHUP_EVENT_RELEASED);
 	trace_khup_release(img->id, 0, pages);
@@ -211,6 +221,10 @@ static long khup_ioctl_info(struct khup_info *arg)
 	arg->kexec_count = img->kexec_count;
 	memset(arg->release, 0, sizeof(arg->release));
 	strscpy(arg->release, img->release, sizeof(arg->release));
+	arg->nr_lost = khup_image_lost(img);
+	arg->nr_consumed = khup_image_consumed(img);
+	arg->claimer = img->claim ? khup_claim_owner(img->claim) : 0;
+	arg->info_flags = img->claim ? KHUP_INFO_CLAIMED : 0;
 	mutex_unlock(&khup_lock);
 	return 0;
 }
@@ -257,6 +271,7 @@ static long khup_ioctl_tasks(struct khup_tasks *arg)
 
 		if (n < arg->count) {
 			x.pid = t->pid;
+			x.nr_lost = min_t(u64, t->nr_lost, U32_MAX);
 			x.nr_pages = t->nr_pages;
 			x.nr_extents = t->nr_ext;
 			strscpy(x.comm, t->comm, sizeof(x.comm));
@@ -327,6 +342,7 @@ union khup_ucmd {
 	struct khup_restore_self restore;
 	struct khup_tasks tasks;
 	struct khup_extents extents;
+	struct khup_claim_op claim;
 };
 
 struct khup_ioctl_op {
@@ -351,24 +367,27 @@ static const struct khup_ioctl_op khup_ops[] = {
 	KHUP_OP(KHUP_CMD_RELEASE, khup_ioctl_release, struct khup_image_op, id),
 	KHUP_OP(KHUP_CMD_INFO, khup_ioctl_info, struct khup_info, release),
 	KHUP_OP(KHUP_CMD_LIST, khup_ioctl_list, struct khup_list, ids),
-	KHUP_OP(KHUP_CMD_OPEN_PAGES, khup_ioctl_open_pages,
-		struct khup_open_pages, nr_pages),
+	/* Called with the claim, if any: see khup_ioctl_dispatch(). */
+	KHUP_OP(KHUP_CMD_OPEN_PAGES, NULL, struct khup_open_pages, nr_pages),
 	KHUP_OP(KHUP_CMD_RESTORE_SELF, khup_ioctl_restore_self,
 		struct khup_restore_self, nr_pages),
 	KHUP_OP(KHUP_CMD_TASKS, khup_ioctl_tasks, struct khup_tasks, tasks),
 	KHUP_OP(KHUP_CMD_EXTENTS, khup_ioctl_extents, struct khup_extents,
 		extents),
+	KHUP_OP(KHUP_CMD_CLAIM, khup_ioctl_claim, struct khup_claim_op,
+		reserved),
 };
 
 /*
  * Extensible-struct dispatch in the style of liveupdate/iommufd: the user
  * states its struct size; bytes the kernel does not know must be zero
  * (E2BIG otherwise, from copy_struct_from_user()); outputs are copied back
- * for the size the user knows.
+ * for the size the user knows. @claim is set for the ioctls issued on a
+ * claim fd (claim.c), which only open consuming readers.
  */
-static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
+long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
+			 struct khup_claim *claim)
 {
-	void __user *ubuf = (void __user *)uarg;
 	const struct khup_ioctl_op *op;
 	union khup_ucmd buf;
 	unsigned int nr;
@@ -379,7 +398,8 @@ static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	    _IOC_SIZE(cmd))
 		return -ENOTTY;
 	nr = _IOC_NR(cmd);
-	if (nr >= ARRAY_SIZE(khup_ops) || !khup_ops[nr].fn)
+	if (nr >= ARRAY_SIZE(khup_ops) || !khup_ops[nr].size ||
+	    (claim && nr != KHUP_CMD_OPEN_PAGES))
 		return -ENOTTY;
 	op = &khup_ops[nr];
 	if (get_user(usize, (u32 __user *)ubuf))
@@ -389,7 +409,10 @@ static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 	err = copy_struct_from_user(&buf, op->size, ubuf, usize);
 	if (err)
 		return err;
-	err = op->fn(&buf);
+	if (nr == KHUP_CMD_OPEN_PAGES)
+		err = khup_ioctl_open_pages(&buf.open, claim);
+	else
+		err = op->fn(&buf);
 	if (err)
 		return err;
 	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size)))
@@ -401,6 +424,11 @@ static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
  * No compat_ioctl: KHUP_IOC_PIN takes an array of native struct iovec, and
  * CRIU and khupd are 64-bit; 32-bit callers get ENOTTY.
  */
+static long khup_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
+{
+	return khup_ioctl_dispatch(cmd, (void __user *)uarg, NULL);
+}
+
 static const struct file_operations khup_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = khup_ioctl,
@@ -417,13 +445,16 @@ static int __init khup_init(void)
 {
 	int err;
 
-	err = khup_netlink_init();
+	err = khup_shrinker_init();
 	if (err)
 		return err;
+	err = khup_netlink_init();
+	if (err)
+		goto out_shrinker;
 	err = misc_register(&khup_misc);
 	if (err) {
 		khup_netlink_exit();
-		return err;
+		goto out_shrinker;
 	}
 	khup_trace_enable();
 	if (!kho_is_enabled())
@@ -431,6 +462,10 @@ static int __init khup_init(void)
 	else if (is_kho_boot())
 		khup_restore_all();
 	return 0;
+
+out_shrinker:
+	khup_shrinker_exit();
+	return err;
 }
 
 static void __exit khup_exit(void)
@@ -441,6 +476,7 @@ static void __exit khup_exit(void)
 	mutex_lock(&khup_lock);
 	khup_kho_exit();
 	mutex_unlock(&khup_lock);
+	khup_shrinker_exit();
 }
 
 module_init(khup_init);

@@ -18,75 +18,92 @@
 
 struct khup_reader {
 	struct khup_image *img;	/* holds a reference */
+	struct khup_task *t;	/* lives as long as the image */
 	pid_t pid;
+	struct khup_claim *claim;	/* consuming reader: holds a reference */
 };
 
-/* The task behind @r, or NULL once its image was released. */
+/*
+ * The task behind @r, or an error: ENODEV once its image was released,
+ * ESTALE once the claim of a consuming reader ended.
+ */
 static struct khup_task *khup_reader_task(struct khup_reader *r)
 {
 	if (r->img->dead)
-		return NULL;
-	return khup_task_find(r->img, r->pid);
+		return ERR_PTR(-ENODEV);
+	if (r->claim && !khup_claim_active(r->claim))
+		return ERR_PTR(-ESTALE);
+	return r->t;
 }
 
 /*
- * Page @idx of @t with a reference taken, NULL if it reads as zeros (zero
- * page, punched, or not held). Called with khup_lock held; the reference
- * lets the caller copy after dropping the lock, so a slow or faulting
- * user buffer never holds up other khup calls, and a concurrent punch
- * cannot free the page under the copy.
+ * Resolves the run of pages that starts at byte @pos: it ends with the
+ * extent, with the folio, or at the first page no longer held. Returns its
+ * length in bytes from @pos (0 at or past the end of the offset space)
+ * with *@folio referenced and *@foff the offset of @pos in it, or with
+ * *@folio NULL for zero-page extents; -EIO if the page at @pos is not held
+ * (punched or lost: it never reads as zeros). Called with khup_lock held;
+ * the reference lets the caller copy after dropping the lock, so a slow
+ * or faulting user buffer never holds up other khup calls, and nothing
+ * can free the folio under the copy.
  */
-static struct page *khup_get_page(struct khup_task *t, u64 idx)
+static ssize_t khup_resolve_run(struct khup_task *t, loff_t pos,
+				struct folio **folio, size_t *foff)
 {
-	struct khup_ext *e = khup_task_ext_of(t, idx);
+	u64 idx = pos >> PAGE_SHIFT, end, i;
+	struct khup_ext *e;
 	struct page *page;
 
-	if (!e || (e->flags & KHUP_EXT_F_ZERO) ||
-	    !khup_bit_test(t->present, idx))
-		return NULL;
-	page = pfn_to_page(e->pfn + (idx - e->first));
-	get_page(page);
-	return page;
+	*folio = NULL;
+	if (idx >= t->nr_pages)
+		return 0;
+	e = khup_task_ext_of(t, idx);
+	if (!e || !khup_bit_test(t->present, idx))
+		return -EIO;
+	end = e->first + e->nr;
+	if (!(e->flags & KHUP_EXT_F_ZERO)) {
+		page = pfn_to_page(e->pfn + (idx - e->first));
+		*folio = page_folio(page);
+		i = folio_page_idx(*folio, page);
+		*foff = (i << PAGE_SHIFT) + offset_in_page(pos);
+		end = min(end, idx + folio_nr_pages(*folio) - i);
+		folio_get(*folio);
+	}
+	for (i = idx + 1; i < end && khup_bit_test(t->present, i); i++)
+		;
+	return ((i - idx) << PAGE_SHIFT) - offset_in_page(pos);
 }
 
+/* One look-up and one copy per run: a THP costs no more than a page. */
 static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct khup_reader *r = iocb->ki_filp->private_data;
 	loff_t pos = iocb->ki_pos;
-	struct khup_task *t;
 	ssize_t done = 0;
 
 	if (pos < 0)
 		return -EINVAL;
 	while (iov_iter_count(to)) {
-		size_t off = offset_in_page(pos), len, n;
-		struct page *page;
-		u64 size;
+		struct khup_task *t;
+		struct folio *folio;
+		size_t foff = 0, n;
+		ssize_t len;
 
 		mutex_lock(&khup_lock);
 		t = khup_reader_task(r);
-		if (!t) {
-			mutex_unlock(&khup_lock);
-			if (!done)
-				done = -ENODEV;
-			break;
-		}
-		size = t->nr_pages << PAGE_SHIFT;
-		if (pos >= size) {
-			mutex_unlock(&khup_lock);
-			break;
-		}
-		page = khup_get_page(t, pos >> PAGE_SHIFT);
+		len = IS_ERR(t) ? PTR_ERR(t) :
+		      khup_resolve_run(t, pos, &folio, &foff);
 		mutex_unlock(&khup_lock);
+		if (len <= 0) {
+			if (!done)
+				done = len;
+			break;
+		}
 
-		len = min_t(u64, PAGE_SIZE - off, size - pos);
-		len = min(len, iov_iter_count(to));
-		if (page) {
-			void *kaddr = kmap_local_page(page);
-
-			n = copy_to_iter(kaddr + off, len, to);
-			kunmap_local(kaddr);
-			put_page(page);
+		len = min_t(size_t, len, iov_iter_count(to));
+		if (folio) {
+			n = copy_folio_to_iter(folio, foff, len, to);
+			folio_put(folio);
 		} else {
 			n = iov_iter_zero(len, to);
 		}
@@ -108,34 +125,53 @@ static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return done;
 }
 
+/*
+ * Punching through a consuming reader marks the pages consumed: they are
+ * freed when the claim commits. Through a plain reader it drops them at
+ * once, unless a restore holds the image.
+ */
 static long khup_fallocate(struct file *file, int mode, loff_t off,
 			   loff_t len)
 {
 	struct khup_reader *r = file->private_data;
 	struct khup_task *t;
 	u64 first, end, i, before;
+	long err = 0;
 
 	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
 		return -EOPNOTSUPP;
 	mutex_lock(&khup_lock);
 	t = khup_reader_task(r);
-	if (!t) {
-		mutex_unlock(&khup_lock);
-		return -ENODEV;
+	if (IS_ERR(t)) {
+		err = PTR_ERR(t);
+		goto out;
 	}
 	/* Only pages entirely inside the range are dropped, as for files. */
 	first = DIV_ROUND_UP((u64)off, PAGE_SIZE);
 	end = min_t(u64, ((u64)off + len) >> PAGE_SHIFT, t->nr_pages);
+	if (first >= end)
+		goto out;
+	if (r->claim) {
+		khup_consume(t, first, end);
+		goto out;
+	}
+	if (r->img->claim) {
+		err = -EBUSY;
+		goto out;
+	}
 	before = t->held;
-	for (i = first; i < end; i++)
+	for (i = first; i < end; i++) {
 		khup_task_drop_page(r->img, t, i);
+		cond_resched();
+	}
 	if (t->tbl && before != t->held)
 		khup_tbl_update_bitmap_crc(t->tbl);
 	trace_khup_release(r->img->id, r->pid, before - t->held);
 	if (before != t->held && !khup_image_pages(r->img))
 		khup_notify(r->img, KHUP_EVENT_FREED);
+out:
 	mutex_unlock(&khup_lock);
-	return 0;
+	return err;
 }
 
 static int khup_reader_release(struct inode *inode, struct file *file)
@@ -143,6 +179,8 @@ static int khup_reader_release(struct inode *inode, struct file *file)
 	struct khup_reader *r = file->private_data;
 
 	mutex_lock(&khup_lock);
+	if (r->claim)
+		khup_claim_put(r->claim);
 	khup_image_put(r->img);
 	mutex_unlock(&khup_lock);
 	kfree(r);
@@ -157,7 +195,8 @@ static const struct file_operations khup_reader_fops = {
 	.release = khup_reader_release,
 };
 
-long khup_ioctl_open_pages(struct khup_open_pages *arg)
+long khup_ioctl_open_pages(struct khup_open_pages *arg,
+			   struct khup_claim *claim)
 {
 	struct khup_reader *r;
 	struct khup_image *img;
@@ -182,6 +221,12 @@ long khup_ioctl_open_pages(struct khup_open_pages *arg)
 	err = -ENOENT;
 	if (!img)
 		goto err_unlock;
+	err = -ESTALE;
+	if (claim && !khup_claim_active(claim))
+		goto err_unlock;
+	err = -EINVAL;
+	if (claim && khup_claim_image(claim) != img)
+		goto err_unlock;
 	err = -EPERM;
 	if (!khup_image_may_access(img))
 		goto err_unlock;
@@ -190,6 +235,7 @@ long khup_ioctl_open_pages(struct khup_open_pages *arg)
 	if (!t)
 		goto err_unlock;
 	r->img = img;
+	r->t = t;
 	r->pid = t->pid;
 	kref_get(&img->ref);
 	file = anon_inode_create_getfile("[khup-pages]", &khup_reader_fops, r,
@@ -208,6 +254,10 @@ long khup_ioctl_open_pages(struct khup_open_pages *arg)
 	i_size_write(file_inode(file), t->nr_pages << PAGE_SHIFT);
 	file->f_mode |= FMODE_PREAD | FMODE_LSEEK;
 	file->f_flags |= O_LARGEFILE;
+	if (claim) {
+		khup_claim_hold(claim);
+		r->claim = claim;
+	}
 	arg->nr_pages = t->nr_pages;
 	arg->fd = fd;
 	mutex_unlock(&khup_lock);
@@ -219,6 +269,17 @@ err_unlock:
 	put_unused_fd(fd);
 	kfree(r);
 	return err;
+}
+
+/* Page @idx of @t with a reference taken; see khup_resolve_run(). */
+static struct page *khup_get_page(struct khup_task *t, u64 idx)
+{
+	struct khup_ext *e = khup_task_ext_of(t, idx);
+	struct page *page;
+
+	page = pfn_to_page(e->pfn + (idx - e->first));
+	get_page(page);
+	return page;
 }
 
 /*
@@ -280,8 +341,11 @@ long khup_ioctl_restore_self(struct khup_restore_self *arg)
 		if (held && !zero)
 			page = khup_get_page(t, idx);
 		mutex_unlock(&khup_lock);
-		if (!held)
-			continue;
+		/* Punched or lost: never zeros in its place. */
+		if (!held) {
+			err = -EIO;
+			break;
+		}
 
 		if (page) {
 			void *kaddr = kmap_local_page(page);

@@ -71,6 +71,24 @@ TRACE_EVENT(khup_readback,
 		      __entry->bytes)
 );
 
+/* @what: KHUP_TRACE_CLAIM_* */
+TRACE_EVENT(khup_claim,
+	    TP_PROTO(u64 id, u32 what, u64 consumed),
+	    TP_ARGS(id, what, consumed),
+	    TP_STRUCT__entry(__field(u64, id)
+			     __field(u32, what)
+			     __field(u64, consumed)),
+	    TP_fast_assign(__entry->id = id;
+			   __entry->what = what;
+			   __entry->consumed = consumed;),
+	    TP_printk("image=%llu %s consumed=%llu", __entry->id,
+		      __print_symbolic(__entry->what,
+				       { 0, "rolled-back" },
+				       { 1, "committed" },
+				       { 2, "claimed" }),
+		      __entry->consumed)
+);
+
 TRACE_EVENT(khup_release,
 	    TP_PROTO(u64 id, pid_t pid, u64 pages),
 	    TP_ARGS(id, pid, pages),

@@ -342,6 +342,11 @@ static int release_one(const struct khup_info *in)
 		       (unsigned long long)in->id, in->name);
 		return EXIT_OK;
 	}
+	if (err == -EBUSY) {
+		err_msg("release image %llu '%s': a restore holds it (pid %d has its claim); it is released when that restore commits",
+			(unsigned long long)in->id, in->name, in->claimer);
+		return EXIT_FAIL;
+	}
 	if (err) {
 		err_msg("release image %llu '%s': %s",
 			(unsigned long long)in->id, in->name, strerror(-err));

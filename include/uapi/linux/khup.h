@@ -81,6 +81,8 @@ enum {
 	KHUP_CMD_RESTORE_SELF = 0x07,
 	KHUP_CMD_TASKS = 0x08,
 	KHUP_CMD_EXTENTS = 0x09,
+	KHUP_CMD_CLAIM = 0x0a,
+	KHUP_CMD_COMMIT = 0x0b,
 };
 
 /**
@@ -204,6 +206,15 @@ struct khup_image_op {
  * @created_ns:	Output; CLOCK_REALTIME of creation in ns.
  * @kexec_count: Output; number of kexecs the image has survived.
  * @release:	Output; utsname release of the kernel that created it.
+ * @nr_lost:	Output; pages that can no longer be read (not claimed after
+ *		a kexec, or consumed pages reclaimed under memory pressure):
+ *		they read as EIO and the image cannot be claimed.
+ * @nr_consumed: Output; pages read and punched by the current claim's
+ *		restore, kept until it commits (see %KHUP_IOC_CLAIM).
+ * @claimer:	Output; thread group id of the process that holds the
+ *		claim (in the caller's pid namespace; 0 if none or not
+ *		visible), see @flags.
+ * @info_flags:	Output; %KHUP_INFO_CLAIMED if the image is claimed.
  */
 struct khup_info {
 	__u32		size;
@@ -218,7 +229,14 @@ struct khup_info {
 	__aligned_u64	created_ns;
 	__aligned_u64	kexec_count;
 	char		release[KHUP_RELEASE_LEN];
+	__aligned_u64	nr_lost;
+	__aligned_u64	nr_consumed;
+	__s32		claimer;
+	__u32		info_flags;
 };
+
+/* khup_info.info_flags: a restore holds the image (KHUP_IOC_CLAIM). */
+#define KHUP_INFO_CLAIMED	(1U << 0)
 
 /**
  * struct khup_list - ioctl(KHUP_IOC_LIST)
@@ -249,10 +267,16 @@ struct khup_list {
  *
  * Returns an fd on which pread()/preadv() at page offsets return page
  * contents (a read starting at or beyond the end returns 0, like EOF; a
- * punched page reads as zeros) and fallocate(FALLOC_FL_PUNCH_HOLE |
- * FALLOC_FL_KEEP_SIZE, off, len) immediately drops the pages fully inside
- * the range (unpinned before kexec, freed after). Offsets and lengths of
- * reads need not be aligned. Owner or CAP_SYS_ADMIN only.
+ * page the image no longer holds, punched or lost, fails the read with
+ * EIO: it never reads as zeros; a page that mapped the zero page reads as
+ * zeros) and fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+ * len) drops the pages fully inside the range (unpinned before kexec, freed
+ * after); EBUSY while the image is claimed. Offsets and lengths of reads
+ * need not be aligned. Owner or CAP_SYS_ADMIN only.
+ *
+ * Issued on a claim fd (see %KHUP_IOC_CLAIM) instead of /dev/khup, it
+ * returns a *consuming* reader of the claimed image: punching marks the
+ * pages consumed instead of dropping them (ESTALE once the claim ended).
  */
 struct khup_open_pages {
 	__u32		size;
@@ -261,6 +285,42 @@ struct khup_open_pages {
 	__s32		pid;
 	__s32		fd;
 	__aligned_u64	nr_pages;
+};
+
+/**
+ * struct khup_claim_op - ioctl(KHUP_IOC_CLAIM)
+ * @size:	Input; sizeof(struct khup_claim_op).
+ * @flags:	Input; 0 or %KHUP_FD_CLOEXEC.
+ * @id:		Input; image id (state SEALED or RESTORED).
+ * @fd:		Output; the claim file descriptor.
+ * @reserved:	Must be 0.
+ *
+ * Takes the exclusive right to restore an image: one restorer at a time.
+ * The claim lives as long as the returned fd (and its duplicates). On it:
+ *
+ *  - KHUP_IOC_OPEN_PAGES (struct khup_open_pages) opens consuming readers;
+ *    pages they punch are *consumed*: still held (and handed over at a
+ *    kexec), readable again if the restore fails; under memory pressure
+ *    the module may free consumed pages (they then count as lost);
+ *  - KHUP_IOC_COMMIT (struct khup_image_op, @id of the claimed image)
+ *    ends the restore successfully: the image is released, every page
+ *    freed.
+ *
+ * Closing the claim without committing (the restorer failed or died)
+ * rolls back: consumed pages are held and readable as before, and the
+ * image can be claimed again. While claimed, KHUP_IOC_RELEASE, netlink
+ * release and punching through plain readers fail with EBUSY.
+ *
+ * EBUSY if the image is already claimed (or still OPEN), EIO if it has
+ * lost pages (see khup_info.nr_lost). Owner or CAP_SYS_ADMIN, and
+ * CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+ */
+struct khup_claim_op {
+	__u32		size;
+	__u32		flags;
+	__aligned_u64	id;
+	__s32		fd;
+	__u32		reserved;
 };
 
 /**
@@ -275,8 +335,9 @@ struct khup_open_pages {
  *
  * Copies every held page of the task back into the caller's memory at the
  * virtual address it was pinned from. The caller must have those ranges
- * mapped writable (EFAULT otherwise). Pages are not dropped; release the
- * image afterwards. Owner or CAP_SYS_ADMIN only.
+ * mapped writable (EFAULT otherwise). EIO (after copying the pages before
+ * it) if a page of the task is no longer held. Pages are not dropped;
+ * release the image afterwards. Owner or CAP_SYS_ADMIN only.
  */
 struct khup_restore_self {
 	__u32		size;
@@ -290,14 +351,15 @@ struct khup_restore_self {
 /**
  * struct khup_task_info - one entry of KHUP_IOC_TASKS output
  * @pid:	pid (thread group id) recorded at pin time.
- * @reserved:	0.
+ * @nr_lost:	pages of the task that can no longer be read (see
+ *		khup_info.nr_lost).
  * @nr_pages:	size of the task's offset space in pages.
  * @nr_extents:	number of extents.
  * @comm:	task comm at pin time.
  */
 struct khup_task_info {
 	__s32		pid;
-	__u32		reserved;
+	__u32		nr_lost;
 	__aligned_u64	nr_pages;
 	__aligned_u64	nr_extents;
 	char		comm[16];
@@ -368,6 +430,8 @@ struct khup_extents {
 #define KHUP_IOC_RESTORE_SELF	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_RESTORE_SELF)
 #define KHUP_IOC_TASKS		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_TASKS)
 #define KHUP_IOC_EXTENTS	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_EXTENTS)
+#define KHUP_IOC_CLAIM		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_CLAIM)
+#define KHUP_IOC_COMMIT		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_COMMIT)
 
 /**
  * DOC: KHO node

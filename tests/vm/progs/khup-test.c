@@ -15,7 +15,21 @@
  *                                       punch FIRST..FIRST+N-1 through an
  *                                       unaligned range 100 bytes wider on
  *                                       each side (only whole pages go),
- *                                       check they read as zeros
+ *                                       check reading them fails with EIO
+ *   khup-test exit-writes NAME          a ptrace-stopped child with two
+ *                                       threads: SEAL clears both threads'
+ *                                       robust lists, RELEASE puts them
+ *                                       back; SEAL fails with EBUSY while
+ *                                       a thread runs (changing nothing)
+ *                                       and with ESRCH once the child died
+ *   khup-test claim NAME STATE          claims on a remote-pin image: one at
+ *                                       a time, no release or plain punch
+ *                                       meanwhile, consume then roll back,
+ *                                       the shrinker frees consumed pages
+ *                                       (lost, no more claims)
+ *   khup-test claim-commit NAME STATE   consume part, COMMIT: image released
+ *   khup-test lost NAME N               INFO and TASKS report N lost pages;
+ *                                       CLAIM fails with EIO if N > 0
  *   khup-test release NAME              release the image
  *   khup-test info NAME                 print "id state tasks pages kexecs"
  *   khup-test list                      print every image id
@@ -34,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -314,6 +329,23 @@ static int self_restore(const char *name, const char *state)
 	return bad ? 1 : 0;
 }
 
+/* Pages punched so far ("first n" lines of STATE.punched), if any. */
+static struct { uint64_t first, n; } punched_ranges[64];
+static int nr_punched_ranges;
+
+static int punched(uint64_t idx)
+{
+	for (int i = 0; i < nr_punched_ranges; i++)
+		if (idx >= punched_ranges[i].first &&
+		    idx < punched_ranges[i].first + punched_ranges[i].n)
+			return 1;
+	return 0;
+}
+
+/*
+ * Hashes the pages of the fd that are still held; a punched page must fail
+ * its read with EIO (never read as zeros) and is left out of the hash.
+ */
 static uint64_t hash_fd(int fd, uint64_t pages)
 {
 	static char buf[64 * 4096];
@@ -325,8 +357,24 @@ static uint64_t hash_fd(int fd, uint64_t pages)
 		struct iovec v[2] = {
 			{ buf, want / 2 }, { buf + want / 2, want - want / 2 },
 		};
-		ssize_t got = preadv(fd, v, 2, off);
+		ssize_t got;
 
+		if (punched(off / PS)) {
+			if (pread(fd, buf, PS, off) != -1 || errno != EIO)
+				die("punched page %" PRIu64 " did not fail with EIO",
+				    off / PS);
+			off += PS;
+			continue;
+		}
+		for (size_t p = PS; p < want; p += PS)
+			if (punched((off + p) / PS)) {
+				want = p;
+				v[0].iov_len = want / 2;
+				v[1].iov_base = buf + want / 2;
+				v[1].iov_len = want - want / 2;
+				break;
+			}
+		got = preadv(fd, v, 2, off);
 		if (got != (ssize_t)want)
 			die("preadv at %" PRIu64 ": got %zd: %s", off, got,
 			    strerror(errno));
@@ -437,24 +485,26 @@ static void read_remote(const char *state, struct remote_state *rs)
 	fclose(f);
 }
 
-/* Is page @idx listed in STATE.punched ("first n" lines)? */
-static int punched(const char *state, uint64_t idx)
+/* Loads STATE.punched into punched_ranges. */
+static void read_punched(const char *state)
 {
 	char path[4096];
 	uint64_t first, n;
-	int hit = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s.punched", state);
+	nr_punched_ranges = 0;
 	f = fopen(path, "r");
-	while (f && fscanf(f, "%" SCNu64 " %" SCNu64, &first, &n) == 2)
-		hit |= idx >= first && idx < first + n;
+	while (f && nr_punched_ranges < 64 &&
+	       fscanf(f, "%" SCNu64 " %" SCNu64, &first, &n) == 2) {
+		punched_ranges[nr_punched_ranges].first = first;
+		punched_ranges[nr_punched_ranges++].n = n;
+	}
 	if (f)
 		fclose(f);
-	return hit;
 }
 
-/* Expected hash of the offset space: the child's data, zeros where punched. */
+/* Expected hash of the offset space: the child's data, except punched pages. */
 static uint64_t expected_hash(const char *state, const struct remote_state *rs,
 			      uint64_t *nr_punched)
 {
@@ -462,14 +512,14 @@ static uint64_t expected_hash(const char *state, const struct remote_state *rs,
 	int i;
 
 	*nr_punched = 0;
+	read_punched(state);
 	for (i = 0; i < 2; i++) {
 		for (off = 0; off < rs->len[i]; off += PS, idx++) {
-			if (punched(state, idx)) {
-				memset(page, 0, PS);
+			if (punched(idx)) {
 				++*nr_punched;
-			} else {
-				fill_page(page, 7, (rs->addr[i] + off) / PS);
+				continue;
 			}
+			fill_page(page, 7, (rs->addr[i] + off) / PS);
 			h = fnv(h, page, PS);
 		}
 	}
@@ -495,7 +545,7 @@ static int remote_verify(const char *name, const char *state, int punch)
 	if (!punch) {
 		close(fd);
 		printf("pid %d: %" PRIu64 " pages read back identical (%" PRIu64
-		       " punched earlier read as zeros)\n", rs.pid, rs.pages,
+		       " punched earlier fail with EIO)\n", rs.pid, rs.pages,
 		       nr_punched);
 		return 0;
 	}
@@ -534,12 +584,9 @@ static int remote_punch(const char *name, const char *state, uint64_t first,
 	if (in.nr_pages != before - n)
 		die("held %llu pages after punching, expected %" PRIu64,
 		    (unsigned long long)in.nr_pages, before - n);
-	for (i = first; i < first + n; i++) {
-		if (pread(fd, buf, PS, i * PS) != PS)
-			die("pread: %s", strerror(errno));
-		if (memchr(buf, 0, PS) != buf || memcmp(buf, buf + 1, PS - 1))
-			die("punched page %" PRIu64 " does not read as zeros", i);
-	}
+	for (i = first; i < first + n; i++)
+		if (pread(fd, buf, PS, i * PS) != -1 || errno != EIO)
+			die("punched page %" PRIu64 " does not fail with EIO", i);
 	close(fd);
 	snprintf(path, sizeof(path), "%s.punched", state);
 	f = fopen(path, "a");
@@ -1033,6 +1080,354 @@ static int bad_input(const char *c)
 	return 1;
 }
 
+static void *idle_thread(void *arg)
+{
+	pid_t tid = syscall(SYS_gettid);
+
+	if (write(*(int *)arg, &tid, sizeof(tid)) != sizeof(tid))
+		_exit(1);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* PTRACE_SEIZE + PTRACE_INTERRUPT, then wait for the stop. */
+static void stop_thread(pid_t tid, int seize)
+{
+	int st;
+
+	if ((seize && ptrace(PTRACE_SEIZE, tid, 0, 0)) ||
+	    ptrace(PTRACE_INTERRUPT, tid, 0, 0))
+		die("ptrace %d: %s", tid, strerror(errno));
+	if (waitpid(tid, &st, __WALL) != tid || !WIFSTOPPED(st))
+		die("thread %d did not stop", tid);
+}
+
+static uint64_t robust_head(pid_t tid)
+{
+	void *head = NULL;
+	size_t len;
+
+	if (syscall(SYS_get_robust_list, tid, &head, &len))
+		die("get_robust_list %d: %s", tid, strerror(errno));
+	return (uintptr_t)head;
+}
+
+static int seal_err(uint64_t id)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+	return kio(KHUP_IOC_SEAL, &op);
+}
+
+static void release_id(uint64_t id)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = id };
+	int err = kio(KHUP_IOC_RELEASE, &op);
+
+	if (err)
+		die("RELEASE %" PRIu64 ": %s", id, strerror(-err));
+}
+
+/*
+ * The seal detaches the exit-time writes of a task pinned by pid: its
+ * threads' robust lists (and clear_child_tid, which only the task itself
+ * can read) are cleared at SEAL and given back at RELEASE.
+ */
+static int exit_writes(const char *name)
+{
+	char img[KHUP_NAME_LEN];
+	struct iovec iov;
+	uint64_t head[2], id, pages;
+	pid_t tid[2];
+	int pfd[2], bad = 0, st, i;
+	char *page;
+
+	page = mmap(NULL, PS, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED || pipe(pfd))
+		die("set-up: %s", strerror(errno));
+	memset(page, 0x5a, PS);
+	tid[0] = fork();
+	if (tid[0] < 0)
+		die("fork: %s", strerror(errno));
+	if (!tid[0]) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, idle_thread, &pfd[1]))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	if (read(pfd[0], &tid[1], sizeof(tid[1])) != sizeof(tid[1]))
+		die("child did not start its thread");
+	for (i = 0; i < 2; i++) {
+		stop_thread(tid[i], 1);
+		head[i] = robust_head(tid[i]);
+		if (!head[i])
+			die("thread %d has no robust list to start with", tid[i]);
+	}
+	iov.iov_base = page;
+	iov.iov_len = PS;
+
+	snprintf(img, sizeof(img), "%s-1", name);
+	id = create(img);
+	if (pin(id, tid[0], &iov, 1, &pages))
+		die("PIN: %s", strerror(errno));
+	bad |= expect("SEAL with every thread stopped", seal_err(id), 0);
+	for (i = 0; i < 2; i++)
+		bad |= expect("robust list cleared by SEAL",
+			      robust_head(tid[i]) ? -EEXIST : 0, 0);
+	release_id(id);
+	for (i = 0; i < 2; i++)
+		bad |= expect("robust list back after RELEASE",
+			      robust_head(tid[i]) == head[i] ? 0 : -ENOENT, 0);
+
+	snprintf(img, sizeof(img), "%s-2", name);
+	id = create(img);
+	if (pin(id, tid[0], &iov, 1, &pages))
+		die("PIN: %s", strerror(errno));
+	if (ptrace(PTRACE_CONT, tid[1], 0, 0))
+		die("PTRACE_CONT: %s", strerror(errno));
+	bad |= expect("SEAL with a thread running", seal_err(id), -EBUSY);
+	bad |= expect("... leaves the stopped thread's robust list alone",
+		      robust_head(tid[0]) == head[0] ? 0 : -ENOENT, 0);
+	stop_thread(tid[1], 0);
+	kill(tid[0], SIGKILL);
+	/* The traced thread must be reaped too before the leader is. */
+	while (waitpid(-1, &st, __WALL) > 0)
+		;
+	bad |= expect("SEAL after the task died", seal_err(id), -ESRCH);
+	release_id(id);
+	return bad;
+}
+
+/* ---- claims: one restorer at a time, consume then commit ---- */
+
+static struct khup_info info_of(uint64_t id)
+{
+	struct khup_info in = { .size = sizeof(in), .id = id };
+	int err = kio(KHUP_IOC_INFO, &in);
+
+	if (err)
+		die("INFO %" PRIu64 ": %s", id, strerror(-err));
+	return in;
+}
+
+/* KHUP_IOC_CLAIM: the claim fd, or -errno. */
+static int claim(uint64_t id)
+{
+	struct khup_claim_op op = {
+		.size = sizeof(op), .flags = KHUP_FD_CLOEXEC, .id = id,
+	};
+	int err = kio(KHUP_IOC_CLAIM, &op);
+
+	return err ? err : op.fd;
+}
+
+/* A consuming reader of task @pid through @claim_fd, or -errno. */
+static int claim_open(int claim_fd, uint64_t id, pid_t pid)
+{
+	struct khup_open_pages op = {
+		.size = sizeof(op), .flags = KHUP_FD_CLOEXEC, .id = id,
+		.pid = pid,
+	};
+
+	return ioctl(claim_fd, KHUP_IOC_OPEN_PAGES, &op) ? -errno : op.fd;
+}
+
+static int commit(int claim_fd, uint64_t id)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+	return ioctl(claim_fd, KHUP_IOC_COMMIT, &op) ? -errno : 0;
+}
+
+static int punch_all_fd(int fd, uint64_t pages)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			 pages * PS) ? -errno : 0;
+}
+
+static int pread_err(int fd, uint64_t page)
+{
+	char buf[PS];
+
+	return pread(fd, buf, PS, page * PS) < 0 ? -errno : 0;
+}
+
+static void write_proc(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		die("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/*
+ * Free memory in kB as memfree_settled_kb (guest-lib.sh) counts it, but
+ * without running the shrinkers: page cache dropped, vmstat folded, the
+ * pages on per-cpu free lists included.
+ */
+static long free_kb(void)
+{
+	char line[256];
+	long pcp = 0, n;
+	FILE *f;
+
+	sync();
+	write_proc("/proc/sys/vm/drop_caches", "1");
+	write_proc("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/zoneinfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &n) == 1)
+			pcp += n;
+	if (f)
+		fclose(f);
+	return meminfo_kb("MemFree:") + pcp * (PS / 1024);
+}
+
+static int check_u64(const char *what, uint64_t got, uint64_t want)
+{
+	printf("%s: %" PRIu64 " (expected %" PRIu64 ")\n", what, got, want);
+	return got != want;
+}
+
+/*
+ * On an image made by remote-pin: a second claim, a release and a plain
+ * punch are refused while claimed; pages punched through the claim are
+ * consumed, still held and readable; dropping the claim rolls them back;
+ * a new claim's consumed pages are freed by the shrinker (drop_caches),
+ * counted as lost, and the image can no longer be claimed.
+ */
+static int claim_test(const char *name, const char *state)
+{
+	uint64_t id = image_id(name), want, nr_punched, pages, held;
+	struct khup_info in;
+	struct remote_state rs;
+	int c, fd, plain, bad = 0;
+	long before, after;
+
+	read_remote(state, &rs);
+	want = expected_hash(state, &rs, &nr_punched);
+	held = info_of(id).nr_pages;
+
+	c = claim(id);
+	bad |= expect("CLAIM", c < 0 ? c : 0, 0);
+	if (c < 0)
+		return 1;
+	bad |= expect("a second CLAIM", claim(id), -EBUSY);
+	in = info_of(id);
+	bad |= check_u64("INFO says claimed by us", in.info_flags & KHUP_INFO_CLAIMED ? (uint64_t)in.claimer : 0,
+			 getpid());
+	{
+		struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+		bad |= expect("RELEASE of a claimed image", kio(KHUP_IOC_RELEASE, &op), -EBUSY);
+	}
+	plain = open_pages(id, rs.pid, &pages);
+	bad |= expect("punch through a plain reader of a claimed image", punch_all_fd(plain, pages), -EBUSY);
+	fd = claim_open(c, id, rs.pid);
+	if (fd < 0)
+		die("OPEN_PAGES on the claim: %s", strerror(-fd));
+	bad |= check_u64("the consuming reader reads the pages (hash)", hash_fd(fd, pages), want);
+	bad |= expect("punch through the consuming reader", punch_all_fd(fd, pages), 0);
+	in = info_of(id);
+	bad |= check_u64("consumed pages", in.nr_consumed, held);
+	bad |= check_u64("pages still held", in.nr_pages, held);
+	bad |= check_u64("consumed pages still read back (hash)", hash_fd(fd, pages), want);
+
+	close(c);
+	in = info_of(id);
+	bad |= check_u64("consumed pages after the claim was dropped", in.nr_consumed, 0);
+	bad |= check_u64("claimed after the claim was dropped", in.info_flags & KHUP_INFO_CLAIMED, 0);
+	bad |= expect("a consuming reader once its claim ended", pread_err(fd, 0), -ESTALE);
+	bad |= check_u64("every page readable again (hash)", hash_fd(plain, pages), want);
+	close(fd);
+
+	/* Consumed pages are reclaimable: drop_caches=2 runs the shrinkers. */
+	c = claim(id);
+	bad |= expect("CLAIM again after the roll-back", c < 0 ? c : 0, 0);
+	if (c < 0)
+		return 1;
+	fd = claim_open(c, id, rs.pid);
+	if (fd < 0)
+		die("OPEN_PAGES on the claim: %s", strerror(-fd));
+	bad |= expect("punch through the consuming reader", punch_all_fd(fd, pages), 0);
+	before = free_kb();
+	write_proc("/proc/sys/vm/drop_caches", "2");
+	after = free_kb();
+	in = info_of(id);
+	printf("free memory %ld kB before the shrinker, %ld kB after; %" PRIu64 " pages lost\n", before, after,
+	       (uint64_t)in.nr_lost);
+	bad |= check_u64("the shrinker freed every consumed page: lost", in.nr_lost, held);
+	bad |= check_u64("consumed pages left", in.nr_consumed, 0);
+	bad |= check_u64("pages held", in.nr_pages, 0);
+	bad |= check_u64("free memory grew by the pages freed (within 2 MiB)",
+			 after - before + 2048 >= (long)(held * PS / 1024), 1);
+	bad |= expect("a lost page reads", pread_err(plain, 0), -EIO);
+	close(fd);
+	close(c);
+	bad |= expect("CLAIM of an image with lost pages", claim(id), -EIO);
+	close(plain);
+	return bad;
+}
+
+/*
+ * On an image made by remote-pin: COMMIT on the claim (after consuming
+ * part of it) releases the whole image; the claim is then spent.
+ */
+static int claim_commit(const char *name, const char *state)
+{
+	uint64_t id = image_id(name), pages;
+	struct remote_state rs;
+	int c, fd, bad = 0;
+
+	read_remote(state, &rs);
+	c = claim(id);
+	if (c < 0)
+		die("CLAIM: %s", strerror(-c));
+	fd = claim_open(c, id, rs.pid);
+	if (fd < 0)
+		die("OPEN_PAGES on the claim: %s", strerror(-fd));
+	pages = rs.pages;
+	bad |= expect("consume the first half",
+		      fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, pages / 2 * PS) ? -errno : 0,
+		      0);
+	bad |= expect("COMMIT naming another image", commit(c, id + 1000), -EINVAL);
+	bad |= expect("COMMIT", commit(c, id), 0);
+	{
+		struct khup_info in = { .size = sizeof(in), .id = id };
+
+		bad |= expect("INFO after the commit", kio(KHUP_IOC_INFO, &in), -ENOENT);
+	}
+	bad |= expect("a second COMMIT", commit(c, id), -ESTALE);
+	bad |= expect("a consuming reader after the commit", pread_err(fd, pages - 1), -ENODEV);
+	close(fd);
+	close(c);
+	return bad;
+}
+
+/* After a kexec with debug_lose_page: INFO, TASKS and CLAIM see the loss. */
+static int lost_check(const char *name, uint64_t want)
+{
+	uint64_t id = image_id(name);
+	struct khup_task_info ti[4];
+	struct khup_tasks t = {
+		.size = sizeof(t), .count = 4, .id = id, .tasks = (uintptr_t)ti,
+	};
+	int err, bad = 0;
+
+	bad |= check_u64("INFO: lost pages", info_of(id).nr_lost, want);
+	err = kio(KHUP_IOC_TASKS, &t);
+	if (err)
+		die("TASKS: %s", strerror(-err));
+	bad |= check_u64("TASKS: lost pages of the first task", ti[0].nr_lost, want);
+	bad |= expect("CLAIM of an image with lost pages", claim(id), want ? -EIO : 0);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "self-pin"))
@@ -1048,6 +1443,14 @@ int main(int argc, char **argv)
 	if (argc == 6 && !strcmp(argv[1], "remote-punch"))
 		return remote_punch(argv[2], argv[3], strtoull(argv[4], NULL, 0),
 				    strtoull(argv[5], NULL, 0));
+	if (argc == 4 && !strcmp(argv[1], "claim"))
+		return claim_test(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "claim-commit"))
+		return claim_commit(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "lost"))
+		return lost_check(argv[2], strtoull(argv[3], NULL, 0));
+	if (argc == 3 && !strcmp(argv[1], "exit-writes"))
+		return exit_writes(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "release"))
 		return release(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "punch-all"))

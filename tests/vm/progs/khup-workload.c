@@ -2,10 +2,13 @@
 /*
  * khup-workload: the process tree the CRIU tests checkpoint.
  *
- *   khup-workload run DIR MIB     start the workload as a child; write
+ *   khup-workload run DIR MIB [THP_MIB]
+ *                                 start the workload as a child; write
  *                                 DIR/ready when set up; return when the
  *                                 workload tree is gone (run it with &)
- *   khup-workload images          list /dev/khup images: "id state pages name"
+ *   khup-workload images          list /dev/khup images: "id state pages name
+ *                                 consumed lost claimer" (claimer: the pid
+ *                                 holding the claim, 0 if none)
  *
  * "run" sets up, in this order:
  *   shared   MAP_SHARED|MAP_ANONYMOUS, 4 MiB random, shared with a child
@@ -13,7 +16,8 @@
  *   memfd    a memfd mapped MAP_SHARED, 4 MiB random;
  *   anon     MIB MiB private anonymous random data (after the fork, so only
  *            the parent has it);
- *   thp      16 MiB private anonymous, 2 MiB aligned, MADV_HUGEPAGE, random;
+ *   thp      THP_MIB (default 16) MiB private anonymous, 2 MiB aligned,
+ *            MADV_HUGEPAGE, random;
  *   file     a 4 MiB file DIR/file mapped MAP_PRIVATE, every other page
  *            overwritten with random data (dirty private file pages);
  *   threads  4 threads, each holding its own robust mutex and incrementing
@@ -58,7 +62,7 @@
 #define MiB		(1UL << 20)
 #define SHARED_SIZE	(4 * MiB)
 #define MEMFD_SIZE	(4 * MiB)
-#define THP_SIZE	(16 * MiB)
+#define THP_MIB		16	/* default size of the THP range */
 #define FILE_SIZE	(4 * MiB)
 #define NR_THREADS	4
 
@@ -253,7 +257,7 @@ static void report(void)
 	write_file("report", buf);
 }
 
-static int run(int mib)
+static int run(int mib, int thp_mib)
 {
 	char buf[4096], path[4096];
 	sigset_t set;
@@ -326,12 +330,12 @@ static int run(int mib)
 	fill(reg[R_ANON].p, reg[R_ANON].len);
 
 	/* 2 MiB aligned, so that it can be backed by huge pages */
-	reg[R_THP].len = THP_SIZE;
-	reg[R_THP].p = map(THP_SIZE + 2 * MiB, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	reg[R_THP].len = (size_t)thp_mib * MiB;
+	reg[R_THP].p = map(reg[R_THP].len + 2 * MiB, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	reg[R_THP].p = (unsigned char *)(((uintptr_t)reg[R_THP].p + 2 * MiB - 1) & ~(2 * MiB - 1));
-	if (madvise(reg[R_THP].p, THP_SIZE, MADV_HUGEPAGE))
+	if (madvise(reg[R_THP].p, reg[R_THP].len, MADV_HUGEPAGE))
 		die("madvise");
-	fill(reg[R_THP].p, THP_SIZE);
+	fill(reg[R_THP].p, reg[R_THP].len);
 
 	snprintf(path, sizeof(path), "%s/file", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -359,7 +363,7 @@ static int run(int mib)
 	for (int r = 0; r < NR_REGIONS; r++)
 		n += snprintf(buf + n, sizeof(buf) - n, "sum.%s %016llx\n", rname[r], (unsigned long long)reg[r].sum);
 	n += snprintf(buf + n, sizeof(buf) - n, "pages %zu\n",
-		      (reg[R_ANON].len + THP_SIZE + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE) / 4096);
+		      (reg[R_ANON].len + reg[R_THP].len + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE) / 4096);
 	write_file("ready", buf);
 
 	for (;;) {
@@ -392,20 +396,21 @@ static int images(void)
 		if (ioctl(fd, KHUP_IOC_INFO, &in))
 			die("KHUP_IOC_INFO");
 		in.name[sizeof(in.name) - 1] = '\0';
-		printf("%llu %u %llu %s\n", (unsigned long long)in.id, in.state, (unsigned long long)in.nr_pages,
-		       in.name);
+		printf("%llu %u %llu %s %llu %llu %d\n", (unsigned long long)in.id, in.state,
+		       (unsigned long long)in.nr_pages, in.name, (unsigned long long)in.nr_consumed,
+		       (unsigned long long)in.nr_lost, (in.info_flags & KHUP_INFO_CLAIMED) ? in.claimer : 0);
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "run")) {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "run")) {
 		dir = argv[2];
-		return run(atoi(argv[3]));
+		return run(atoi(argv[3]), argc == 5 ? atoi(argv[4]) : THP_MIB);
 	}
 	if (argc == 2 && !strcmp(argv[1], "images"))
 		return images();
-	fprintf(stderr, "usage: khup-workload run DIR MIB | images\n");
+	fprintf(stderr, "usage: khup-workload run DIR MIB [THP_MIB] | images\n");
 	return 2;
 }

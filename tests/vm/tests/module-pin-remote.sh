@@ -15,6 +15,9 @@ stage1() {
 	# apart from pages the image failed to give back.
 	echo $((before - $(memfree_settled_kb))) >"$OUT/load_cost"
 	note "module load costs $(cat "$OUT/load_cost") kB"
+	check "seal clears a traced task's robust lists, release puts them back; EBUSY while a thread runs, ESRCH once it died" \
+		kt exit-writes xw
+	check_eq "those images are gone" "$(kt list | wc -l)" 0
 	check "pin stopped child by pid, read back via fd, seal" kt remote-pin remote "$OUT/remote.state"
 	read -r pid _ pages _ <"$OUT/remote.state"
 	check "child is gone; its pages stay pinned" test ! -e "/proc/$pid"

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# khup claims: one restorer at a time, consumed pages roll back when a restore fails, commit frees, the shrinker reclaims consumed pages as lost; a page lost at kexec reads as EIO, never zeros
+VM_KEXEC=yes
+VM_TIMEOUT=600
+
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+
+stage1() {
+	local before
+	before=$(memfree_settled_kb)
+	check "module loads" insmod "$(khup_ko)"
+	# What loading the module costs by itself, for stage 2's accounting.
+	echo $((before - $(memfree_settled_kb))) >"$OUT/load_cost"
+	check "image c1: pin a stopped child, seal" kt remote-pin c1 "$OUT/c1.state"
+	check "claim c1: second claim, release and plain punch refused; consume, roll back, reclaim" \
+		kt claim c1 "$OUT/c1.state"
+	check "release c1 (its lost pages are gone; the rest is freed)" kt release c1
+	check "image c2: pin a stopped child, seal" kt remote-pin c2 "$OUT/c2.state"
+	check "commit c2: consume half, commit releases everything" kt claim-commit c2 "$OUT/c2.state"
+	check_eq "no image left" "$(kt list | wc -l)" 0
+	check "image c3: pin a stopped child, seal; kexec with it" kt remote-pin c3 "$OUT/c3.state"
+}
+
+stage2() {
+	local held freed pages
+	read -r _ _ pages _ <"$OUT/c3.state"
+	held=$(memfree_settled_kb)
+	# Page 5 of every restored task is freed and counted as lost.
+	check "module loads after kexec, losing page 5 (test hook)" insmod "$(khup_ko)" debug_lose_page=5
+	check "the load logged the loss" bash -c "dmesg | grep -q 'image [0-9]* task [0-9]*: 1 pages could not be restored; they read as errors'"
+	check "INFO and TASKS count 1 lost page; CLAIM refused with EIO" kt lost c3 1
+	echo "5 1" >>"$OUT/c3.state.punched"
+	check "page 5 fails with EIO, every other page reads back identical" kt remote-check c3 "$OUT/c3.state"
+	check "release c3" kt release c3
+	freed=$(memfree_settled_kb)
+	note "free memory with the image held ${held} kB, after release ${freed} kB, image $((pages * 4)) kB"
+	check "released pages returned to the allocator (within 2 MiB, after the module's own load cost)" \
+		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost")))
+	check "rmmod" rmmod khup
+}
