@@ -46,6 +46,8 @@ struct khupd_image {
 	uint64_t bytes;
 	uint32_t state;
 	uint64_t kexec_count;
+	int32_t claimer;	/* pid of the restore holding it, 0 if none */
+	uint64_t lost;
 };
 
 /* log.c */

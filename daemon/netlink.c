@@ -32,6 +32,9 @@ static struct nla_policy image_policy[KHUP_A_MAX + 1] = {
 	[KHUP_A_IMAGE_STATE] = { .type = NLA_U32 },
 	[KHUP_A_EVENT_TYPE] = { .type = NLA_U32 },
 	[KHUP_A_IMAGE_KEXEC_COUNT] = { .type = NLA_U64 },
+	[KHUP_A_IMAGE_CLAIMER] = { .type = NLA_U32 },
+	[KHUP_A_IMAGE_CONSUMED] = { .type = NLA_U64 },
+	[KHUP_A_IMAGE_LOST] = { .type = NLA_U64 },
 };
 
 /* Fills @img from a message's attributes; -EINVAL without an id. */
@@ -66,6 +69,10 @@ static int parse_image(struct nl_msg *msg, struct khupd_image *img,
 		img->state = nla_get_u32(tb[KHUP_A_IMAGE_STATE]);
 	if (tb[KHUP_A_IMAGE_KEXEC_COUNT])
 		img->kexec_count = nla_get_u64(tb[KHUP_A_IMAGE_KEXEC_COUNT]);
+	if (tb[KHUP_A_IMAGE_CLAIMER])
+		img->claimer = (int32_t)nla_get_u32(tb[KHUP_A_IMAGE_CLAIMER]);
+	if (tb[KHUP_A_IMAGE_LOST])
+		img->lost = nla_get_u64(tb[KHUP_A_IMAGE_LOST]);
 	if (event)
 		*event = tb[KHUP_A_EVENT_TYPE] ?
 			 nla_get_u32(tb[KHUP_A_EVENT_TYPE]) : 0;

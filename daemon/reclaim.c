@@ -19,7 +19,6 @@
  * OPEN and SEALED images belong to this kernel (a dump in progress, or
  * waiting for kexec) and are never touched.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,10 +39,10 @@ struct tracked {
 	char name[KHUP_NAME_LEN];
 	uint32_t state;
 	uint64_t pages;
-	uint64_t prev_pages;
 	uint64_t max_pages;	/* most pages seen held */
 	uint64_t first_seen;	/* CLOCK_BOOTTIME ns */
 	bool seen;		/* in the current dump */
+	int32_t claimer;	/* pid of the restore holding it, 0 if none */
 	bool busy_logged;
 	bool release_failed;
 };
@@ -154,7 +153,7 @@ static void load_state(void)
 		if (!t)
 			break;
 		t->first_seen = first;
-		t->pages = t->prev_pages = UINT64_MAX;	/* unknown yet */
+		t->pages = UINT64_MAX;	/* unknown yet */
 		n++;
 	}
 	fclose(f);
@@ -211,53 +210,6 @@ void reclaim_exit(void)
 	lock_fd = -1;
 }
 
-/*
- * Number of open files of other processes that can be part of a restore:
- * /dev/khup itself and read-back fds ("anon_inode:[khup-pages]").
- */
-static int khup_users(void)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *p;
-	pid_t self = getpid();
-	int n = 0;
-
-	if (!proc)
-		return 0;
-	while ((p = readdir(proc))) {
-		char dir[300], link[600], target[256];
-		struct dirent *fd;
-		DIR *fds;
-		ssize_t len;
-
-		if (p->d_name[0] < '0' || p->d_name[0] > '9' ||
-		    atoi(p->d_name) == self)
-			continue;
-		snprintf(dir, sizeof(dir), "/proc/%s/fd", p->d_name);
-		fds = opendir(dir);
-		if (!fds)
-			continue;
-		while ((fd = readdir(fds))) {
-			if (fd->d_name[0] == '.')
-				continue;
-			snprintf(link, sizeof(link), "%s/%s", dir, fd->d_name);
-			len = readlink(link, target, sizeof(target) - 1);
-			if (len <= 0)
-				continue;
-			target[len] = 0;
-			if (!strcmp(target, "/dev/khup") ||
-			    !strcmp(target, "anon_inode:[khup-pages]")) {
-				log_debug("pid %s has %s open", p->d_name,
-					  target);
-				n++;
-			}
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	return n;
-}
-
 static void inventory_line(const struct khupd_image *img)
 {
 	char b[32];
@@ -290,7 +242,7 @@ static void scan_one(const struct khupd_image *img, void *arg)
 				img->id);
 			return;
 		}
-		t->pages = t->prev_pages = img->pages;
+		t->pages = img->pages;
 		if (!sc->inventory)
 			log_info("new image %" PRIu64 " '%s' (%s, %" PRIu64
 				 " pages)", img->id, img->name,
@@ -298,7 +250,7 @@ static void scan_one(const struct khupd_image *img, void *arg)
 	}
 	memcpy(t->name, img->name, sizeof(t->name));
 	t->state = img->state;
-	t->prev_pages = t->pages == UINT64_MAX ? img->pages : t->pages;
+	t->claimer = img->claimer;
 	t->pages = img->pages;
 	if (img->pages > t->max_pages)
 		t->max_pages = img->pages;
@@ -359,12 +311,10 @@ static bool release(struct tracked *t, const char *why, bool warn)
 static void apply_policy(void)
 {
 	uint64_t now = now_ns();
-	int users = -1;
 	size_t i = 0;
 
 	while (i < nr_imgs) {
 		struct tracked *t = &imgs[i];
-		bool progress = t->pages < t->prev_pages;
 		bool due, dropped;
 
 		if (t->state != KHUP_STATE_RESTORED) {
@@ -377,14 +327,11 @@ static void apply_policy(void)
 			i++;
 			continue;
 		}
-		if (users < 0)
-			users = khup_users();
-		if (users || progress) {
+		/* The module refuses anyway; its commit releases it. */
+		if (t->claimer) {
 			if (!t->busy_logged)
-				log_info("image %" PRIu64 " '%s' is due for release but a restore may be in progress (%s); waiting",
-					 t->id, t->name, progress ?
-					 "pages are being read back" :
-					 "/dev/khup or a read-back fd is open");
+				log_info("image %" PRIu64 " '%s' is due for release but a restore (pid %d) holds its claim; waiting",
+					 t->id, t->name, t->claimer);
 			t->busy_logged = true;
 			i++;
 			continue;

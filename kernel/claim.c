@@ -102,7 +102,10 @@ u64 khup_image_consumed(const struct khup_image *img)
 	return n;
 }
 
-/* Records that page @idx of @t can never be read again. */
+/*
+ * Records that page @idx of @t can never be read again. Allocates the lost
+ * bitmap on first use, except in the shrinker: the claim allocated it.
+ */
 int khup_mark_lost(struct khup_task *t, u64 idx)
 {
 	if (!t->lost) {
@@ -147,6 +150,7 @@ u64 khup_consume(struct khup_task *t, u64 first, u64 end)
 	}
 	t->nr_consumed += n;
 	atomic64_add(n, &khup_consumed_total);
+	atomic64_add(n, &khup_stats.consumed);
 	return n;
 }
 
@@ -190,7 +194,7 @@ static int khup_claim_release(struct inode *inode, struct file *file)
 static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 {
 	struct khup_image *img = c->img;
-	u64 consumed;
+	u64 consumed, start = ktime_get_ns();
 
 	if (op->flags)
 		return -EOPNOTSUPP;
@@ -207,6 +211,7 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 	trace_khup_release(img->id, 0, khup_image_pages(img));
 	khup_image_release(img);
 	khup_publish();
+	atomic64_add(ktime_get_ns() - start, &khup_stats.commit_ns);
 	return 0;
 }
 
@@ -242,7 +247,10 @@ static const struct file_operations khup_claim_fops = {
 	.release = khup_claim_release,
 };
 
-/* Allocates every task's consumed bitmap; all or nothing. */
+/*
+ * Allocates every task's consumed bitmap, and its lost bitmap if it has
+ * none yet, so that the shrinker never allocates; all or nothing.
+ */
 static int khup_claim_alloc(struct khup_image *img)
 {
 	struct khup_task *t;
@@ -250,6 +258,10 @@ static int khup_claim_alloc(struct khup_image *img)
 	list_for_each_entry(t, &img->tasks, node) {
 		t->consumed = kvzalloc(t->cap_pages / 8, GFP_KERNEL);
 		if (!t->consumed)
+			goto err;
+		if (!t->lost)
+			t->lost = kvzalloc(t->cap_pages / 8, GFP_KERNEL);
+		if (!t->lost)
 			goto err;
 	}
 	return 0;

@@ -93,6 +93,10 @@ struct khup_stats {
 	atomic64_t pin_ns;
 	atomic64_t seal_ns;
 	atomic64_t restore_ns;
+	atomic64_t read_bytes;
+	atomic64_t read_ns;
+	atomic64_t consumed;
+	atomic64_t commit_ns;
 };
 
 extern struct mutex khup_lock;

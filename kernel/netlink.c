@@ -33,6 +33,12 @@ static int khup_nl_put_image(struct sk_buff *skb, struct khup_image *img)
 			      KHUP_A_PAD) ||
 	    nla_put_u32(skb, KHUP_A_IMAGE_STATE, img->state) ||
 	    nla_put_u64_64bit(skb, KHUP_A_IMAGE_KEXEC_COUNT, img->kexec_count,
+			      KHUP_A_PAD) ||
+	    nla_put_s32(skb, KHUP_A_IMAGE_CLAIMER,
+			img->claim ? khup_claim_owner(img->claim) : 0) ||
+	    nla_put_u64_64bit(skb, KHUP_A_IMAGE_CONSUMED,
+			      khup_image_consumed(img), KHUP_A_PAD) ||
+	    nla_put_u64_64bit(skb, KHUP_A_IMAGE_LOST, khup_image_lost(img),
 			      KHUP_A_PAD))
 		return -EMSGSIZE;
 	return 0;
@@ -135,6 +141,10 @@ static int khup_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 		{ KHUP_A_STATS_PIN_NS, &khup_stats.pin_ns },
 		{ KHUP_A_STATS_SEAL_NS, &khup_stats.seal_ns },
 		{ KHUP_A_STATS_RESTORE_NS, &khup_stats.restore_ns },
+		{ KHUP_A_STATS_READ_BYTES, &khup_stats.read_bytes },
+		{ KHUP_A_STATS_READ_NS, &khup_stats.read_ns },
+		{ KHUP_A_STATS_CONSUMED, &khup_stats.consumed },
+		{ KHUP_A_STATS_COMMIT_NS, &khup_stats.commit_ns },
 	};
 	struct sk_buff *msg;
 	void *hdr;

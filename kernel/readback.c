@@ -78,6 +78,7 @@ static ssize_t khup_resolve_run(struct khup_task *t, loff_t pos,
 static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct khup_reader *r = iocb->ki_filp->private_data;
+	u64 start = ktime_get_ns();
 	loff_t pos = iocb->ki_pos;
 	ssize_t done = 0;
 
@@ -121,6 +122,8 @@ static ssize_t khup_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (done > 0) {
 		trace_khup_readback(r->img->id, r->pid, iocb->ki_pos, done);
 		iocb->ki_pos = pos;
+		atomic64_add(done, &khup_stats.read_bytes);
+		atomic64_add(ktime_get_ns() - start, &khup_stats.read_ns);
 	}
 	return done;
 }

@@ -404,6 +404,10 @@ static const struct {
 	{ KHUP_A_STATS_PIN_NS, "pin_ns" },
 	{ KHUP_A_STATS_SEAL_NS, "seal_ns" },
 	{ KHUP_A_STATS_RESTORE_NS, "restore_ns" },
+	{ KHUP_A_STATS_READ_BYTES, "read_bytes" },
+	{ KHUP_A_STATS_READ_NS, "read_ns" },
+	{ KHUP_A_STATS_CONSUMED, "consumed_pages" },
+	{ KHUP_A_STATS_COMMIT_NS, "commit_ns" },
 };
 #define NR_STATS (sizeof(stats_attrs) / sizeof(stats_attrs[0]))
 

@@ -528,6 +528,13 @@ enum {
 	KHUP_A_STATS_SEAL_NS,		/* u64 */
 	KHUP_A_STATS_RESTORE_NS,	/* u64 */
 	KHUP_A_IMAGE_KEXEC_COUNT,	/* u64 */
+	KHUP_A_IMAGE_CLAIMER,		/* s32, claimer's tgid; 0: not claimed */
+	KHUP_A_IMAGE_CONSUMED,		/* u64 pages */
+	KHUP_A_IMAGE_LOST,		/* u64 pages */
+	KHUP_A_STATS_READ_BYTES,	/* u64, read through read-back fds */
+	KHUP_A_STATS_READ_NS,		/* u64 */
+	KHUP_A_STATS_CONSUMED,		/* u64 pages consumed by claims */
+	KHUP_A_STATS_COMMIT_NS,		/* u64 */
 
 	__KHUP_A_MAX,
 	KHUP_A_MAX = (__KHUP_A_MAX - 1)

@@ -229,6 +229,10 @@ static const char *stat_name(int t)
 	case KHUP_A_STATS_PIN_NS: return "pin_ns";
 	case KHUP_A_STATS_SEAL_NS: return "seal_ns";
 	case KHUP_A_STATS_RESTORE_NS: return "restore_ns";
+	case KHUP_A_STATS_READ_BYTES: return "read_bytes";
+	case KHUP_A_STATS_READ_NS: return "read_ns";
+	case KHUP_A_STATS_CONSUMED: return "consumed";
+	case KHUP_A_STATS_COMMIT_NS: return "commit_ns";
 	}
 	return NULL;
 }

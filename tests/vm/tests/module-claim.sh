@@ -17,6 +17,12 @@ stage1() {
 	check "release c1 (its lost pages are gone; the rest is freed)" kt release c1
 	check "image c2: pin a stopped child, seal" kt remote-pin c2 "$OUT/c2.state"
 	check "commit c2: consume half, commit releases everything" kt claim-commit c2 "$OUT/c2.state"
+	"$KHUP_BUILD/progs/khup-nl" stats >"$OUT/stats"
+	sed 's/^/#   stats: /' "$OUT/stats"
+	check "statistics: pages consumed by the claims" grep -q '^consumed [1-9]' "$OUT/stats"
+	check "statistics: bytes read and the time it took" \
+		bash -c "grep -q '^read_bytes [1-9]' $OUT/stats && grep -q '^read_ns [1-9]' $OUT/stats"
+	check "statistics: time spent committing" grep -q '^commit_ns [1-9]' "$OUT/stats"
 	check_eq "no image left" "$(kt list | wc -l)" 0
 	check "image c3: pin a stopped child, seal; kexec with it" kt remote-pin c3 "$OUT/c3.state"
 }
