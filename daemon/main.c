@@ -29,7 +29,8 @@
 #define MODULE_INIT_COMPRESSED_FILE 4
 #endif
 
-#define DEFAULT_TTL	3600
+/* An unrestored image is the only copy of its memory: no TTL unless asked. */
+#define DEFAULT_TTL	0
 #define DEFAULT_INTERVAL 10
 
 struct khupd_config cfg = {
@@ -52,7 +53,9 @@ static void usage(FILE *f)
 		"Usage: khupd [OPTIONS]\n"
 		"The khup restore daemon: loads khup.ko so pages handed over by the\n"
 		"previous kernel are claimed, logs them, and releases images that are\n"
-		"fully restored or not restored within the TTL.\n"
+		"fully restored; with --ttl, also those not restored within the TTL.\n"
+		"An image nobody restored is otherwise kept (it is the only copy of its\n"
+		"processes' memory) and reported at start and every hour.\n"
 		"\n"
 		"  -f, --foreground        do not detach (systemd, tests)\n"
 		"  -m, --module PATH       khup.ko to load if the module is not loaded\n"
@@ -61,9 +64,9 @@ static void usage(FILE *f)
 		"  -o, --module-params S   parameters for the module (e.g. trace=khup;\n"
 		"                          default: khup.NAME=VALUE words of the kernel\n"
 		"                          command line, as modprobe does)\n"
-		"  -t, --ttl SECONDS       release restored images not restored within\n"
-		"                          SECONDS of being first seen (default %d;\n"
-		"                          0 = never)\n"
+		"  -t, --ttl SECONDS       release images carried over a kexec and not\n"
+		"                          restored within SECONDS of being first seen\n"
+		"                          (default %d: never)\n"
 		"  -i, --interval SECONDS  rescan period (default %d)\n"
 		"  -s, --state-dir DIR     lock and state file (default /run/khupd)\n"
 		"  -S, --syslog            log to syslog instead of stderr\n"
@@ -318,8 +321,12 @@ static int run(void)
 		ret = KHUPD_EXIT_NETLINK;
 		goto out_nl;
 	}
-	log_notice("ready (pid %d, TTL %lus, rescan every %lus)", getpid(),
-		   cfg.ttl, cfg.interval);
+	if (!cfg.ttl)
+		log_notice("ready (pid %d, no TTL: unrestored images are kept, rescan every %lus)",
+			   getpid(), cfg.interval);
+	else
+		log_notice("ready (pid %d, TTL %lus, rescan every %lus)",
+			   getpid(), cfg.ttl, cfg.interval);
 
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;

@@ -43,6 +43,7 @@ struct tracked {
 	uint64_t first_seen;	/* CLOCK_BOOTTIME ns */
 	bool seen;		/* in the current dump */
 	int32_t claimer;	/* pid of the restore holding it, 0 if none */
+	uint64_t reminded;	/* CLOCK_BOOTTIME ns of the last warning, 0 */
 	bool busy_logged;
 	bool release_failed;
 };
@@ -308,6 +309,23 @@ static bool release(struct tracked *t, const char *why, bool warn)
 	return true;
 }
 
+/* How often an image nobody restores is reported again. */
+#define REMIND_NS	(3600ULL * NSEC)
+
+/* Says loudly that @t holds memory nobody has restored yet. */
+static void remind(struct tracked *t, uint64_t now)
+{
+	char b[32];
+
+	if (t->reminded && now < t->reminded + REMIND_NS)
+		return;
+	t->reminded = now;
+	log_warn("image %" PRIu64 " '%s' holds %" PRIu64 " pages (%s) not restored for %" PRIu64
+		 " s: restore it (criu restore --kho) or release it for good (khupctl release --force)",
+		 t->id, t->name, t->pages, human_bytes(t->pages * page_size, b, sizeof(b)),
+		 (uint64_t)((now - t->first_seen) / NSEC));
+}
+
 static void apply_policy(void)
 {
 	uint64_t now = now_ns();
@@ -324,6 +342,8 @@ static void apply_policy(void)
 		due = !t->pages ||
 		      (cfg.ttl && now >= t->first_seen + cfg.ttl * NSEC);
 		if (!due) {
+			if (!t->claimer)
+				remind(t, now);
 			i++;
 			continue;
 		}

@@ -329,12 +329,38 @@ static int cmd_show(const char *arg)
 	return EXIT_OK;
 }
 
+/* release --force / --dry-run */
+static bool force, dry_run;
+
+/*
+ * An image that still holds pages is the only copy of its processes'
+ * memory: releasing it needs --force. --dry-run says what would happen.
+ */
 static int release_one(const struct khup_info *in)
 {
 	struct khup_image_op op = { .size = sizeof(op), .id = in->id };
 	char sz[32];
 	int err;
 
+	human_bytes(in->nr_pages * getpagesize(), sz, sizeof(sz));
+	if (in->info_flags & KHUP_INFO_CLAIMED) {
+		err_msg("release image %llu '%s': a restore holds it (pid %d has its claim); it is released when that restore commits",
+			(unsigned long long)in->id, in->name, in->claimer);
+		return EXIT_FAIL;
+	}
+	if (dry_run) {
+		printf("would release image %llu '%s' (%s): %llu pages (%s) freed for good%s\n",
+		       (unsigned long long)in->id, in->name, state_name(in->state),
+		       (unsigned long long)in->nr_pages, sz,
+		       in->nr_pages && !force ? "; needs --force" : "");
+		return EXIT_OK;
+	}
+	if (in->nr_pages && !force) {
+		err_msg("image %llu '%s' (%s) holds %llu pages (%s) that nobody restored: releasing it frees the only copy of its processes' memory; use --force to release it anyway",
+			(unsigned long long)in->id, in->name, state_name(in->state),
+			(unsigned long long)in->nr_pages, sz);
+		return EXIT_FAIL;
+	}
 	err = kio(KHUP_IOC_RELEASE, &op);
 	if (err == -ENOENT) {
 		/* Someone (khupd, CRIU) released it first: nothing to do. */
@@ -352,7 +378,6 @@ static int release_one(const struct khup_info *in)
 			(unsigned long long)in->id, in->name, strerror(-err));
 		return EXIT_FAIL;
 	}
-	human_bytes(in->nr_pages * getpagesize(), sz, sizeof(sz));
 	printf("released image %llu '%s': %llu pages (%s) returned\n",
 	       (unsigned long long)in->id, in->name,
 	       (unsigned long long)in->nr_pages, sz);
@@ -874,8 +899,12 @@ static void usage(FILE *f)
 	      "Commands:\n"
 	      "  list                  one line per image held by khup.ko\n"
 	      "  show IMAGE            an image and its tasks (IMAGE: name or id)\n"
-	      "  release IMAGE|--all   release an image (or all): unpin/free\n"
-	      "                        its pages, withdraw it from KHO\n"
+	      "  release [--force] [--dry-run] IMAGE|--all\n"
+	      "                        release an image (or all): unpin/free its\n"
+	      "                        pages, withdraw it from KHO; an image that\n"
+	      "                        still holds pages needs --force (they are\n"
+	      "                        the only copy of its processes' memory);\n"
+	      "                        --dry-run only says what would be freed\n"
 	      "  status                module, KHO, daemon and statistics\n"
 	      "  fdt [--in|--out]      print the KHO tree (default --out: what\n"
 	      "                        the next kexec carries; --in: what this\n"
@@ -944,8 +973,24 @@ int main(int argc, char **argv)
 		return cmd_list();
 	if (!strcmp(cmd, "show") && argc == optind + 1)
 		return cmd_show(argv[optind]);
-	if (!strcmp(cmd, "release") && argc == optind + 1)
-		return cmd_release(argv[optind]);
+	if (!strcmp(cmd, "release")) {
+		const char *target = NULL;
+
+		for (i = optind; i < argc; i++) {
+			if (!strcmp(argv[i], "--force"))
+				force = true;
+			else if (!strcmp(argv[i], "--dry-run"))
+				dry_run = true;
+			else if (!target)
+				target = argv[i];
+			else
+				target = "";
+		}
+		if (target && *target)
+			return cmd_release(target);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
 	if (!strcmp(cmd, "status") && argc == optind)
 		return cmd_status();
 	if (!strcmp(cmd, "fdt") && argc == optind)

@@ -51,7 +51,7 @@ stage3() {
 	check "khupd inventory: self survived 2 kexecs" grep -q "image 1 'self': restored, .* kexecs survived 2" "$OUT/khupd.3.log"
 	check "khupd inventory: remote survived 2 kexecs" grep -q "image 2 'remote': restored, .* kexecs survived 2" "$OUT/khupd.3.log"
 	check "self image restored into the caller, hashes match" kt self-restore self "$OUT/self.state"
-	check "release self after its restore (khupctl)" kc release self
+	check "release self after its restore (khupctl)" kc release --force self
 	check "khupd logs the release of self" wait_log "$OUT/khupd.3.log" "image 1 'self' released by another client" 20
 	# Reading back and punching every page = a completed restore.
 	check "remote image read back identical, every page punched" kt remote-verify remote "$OUT/remote.state"

@@ -73,9 +73,18 @@ stage2() {
 	check_eq "both images restored" "$(kc list --json | jq -r '[.[] | .state] | join(" ")')" "restored restored"
 	check_eq "restored pages = pages in the incoming tree" \
 		"$(kc list --json | jq -r '[.[] | .pages] | join(" ")')" "$(cut -d' ' -f2 "$OUT/counts.self") $(cut -d' ' -f2 "$OUT/counts.remote")"
-	check "release by name" kc release self
+	if kc release self >"$OUT/release.noforce" 2>&1; then
+		fail "release of an image that holds pages needs --force" "it succeeded"
+	else
+		pass "release of an image that holds pages needs --force"
+	fi
+	sed 's/^/#   /' "$OUT/release.noforce"
+	check "... and says what it would free" grep -q "holds [0-9]* pages .* that nobody restored.*--force" "$OUT/release.noforce"
+	check "release --dry-run says what would be freed" bash -c "$KHUP_BUILD/tools/khupctl release --dry-run self | grep -q \"would release image [0-9]* 'self' (restored): [0-9]* pages .* freed for good; needs --force\""
+	check_eq "both images still there" "$(kc list --json | jq length)" 2
+	check "release --force by name" kc release --force self
 	check_eq "one image left" "$(kc list --json | jq length)" 1
-	check "release --all" kc release --all
+	check "release --force --all" kc release --force --all
 	check_eq "no image left" "$(kc list --json | jq length)" 0
 	check "fdt --out has no khup node after release" bash -c "! $KHUP_BUILD/tools/khupctl fdt --out | grep -q '^    khup {'"
 	check "rmmod" rmmod khup
