@@ -150,8 +150,11 @@ void khup_task_free(struct khup_image *img, struct khup_task *t)
 {
 	u64 i;
 
-	for (i = 0; i < t->nr_pages; i++)
+	for (i = 0; i < t->nr_pages; i++) {
 		khup_task_drop_page(img, t, i);
+		if (!(i % 4096))
+			cond_resched();
+	}
 	khup_exit_writes_forget(t);
 	kvfree(t->consumed);
 	kvfree(t->lost);

@@ -59,6 +59,7 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 					return done;
 				done++;
 			}
+			cond_resched();
 		}
 	}
 	return done;

@@ -11,6 +11,7 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/vmstat.h>
 
 #include "internal.h"
 #include "trace.h"
@@ -60,47 +61,46 @@ static int khup_check_iovecs(const struct iovec *iov, u32 n, u64 *pages)
 }
 
 /*
- * Records the pfns currently mapped at [addr, addr + n pages) in @pfns
- * (0 where nothing is mapped), so the caller can count how many pages the
- * FOLL_LONGTERM pin then migrated. Takes and drops plain references only.
+ * Pages migrated so far, system-wide: the pin counts its migrations out of
+ * CMA and ZONE_MOVABLE as the difference around it, without walking the
+ * page tables a second time. Migrations elsewhere in that window are
+ * counted too; during a dump the tasks are frozen, so there are few.
  */
-static void khup_peek_pfns(struct mm_struct *mm, unsigned long addr,
-			   unsigned long n, struct page **pages, u64 *pfns)
+static u64 khup_migrations(void)
 {
-	int locked = 1;
-	long got, i;
+#if defined(CONFIG_MIGRATION) && defined(CONFIG_VM_EVENT_COUNTERS)
+	unsigned long *ev = kmalloc_array(NR_VM_EVENT_ITEMS, sizeof(*ev),
+					  GFP_KERNEL);
+	u64 n = 0;
 
-	memset(pfns, 0, n * sizeof(*pfns));
-	if (mmap_read_lock_killable(mm))
-		return;
-	got = get_user_pages_remote(mm, addr, n, 0, pages, &locked);
-	if (locked)
-		mmap_read_unlock(mm);
-	for (i = 0; i < got; i++) {
-		pfns[i] = page_to_pfn(pages[i]);
-		put_page(pages[i]);
+	if (ev) {
+		all_vm_events(ev);
+		n = ev[PGMIGRATE_SUCCESS];
+		kfree(ev);
 	}
+	return n;
+#else
+	return 0;
+#endif
 }
 
 /*
  * Pins [addr, addr + nr pages) into @pages, batch by batch, without
- * khup_lock: GUP may fault, migrate and sleep for long. Returns the number
- * of pages pinned or a negative errno; on error the caller unpins the
- * *@done pages already in @pages.
+ * khup_lock: GUP may fault, migrate and sleep for long. Returns 0 or a
+ * negative errno; on error the caller unpins the *@done pages already in
+ * @pages.
  */
 static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
-			   unsigned long nr, struct page **pages, u64 *pfns,
-			   u64 *done, u64 *migrated)
+			   unsigned long nr, struct page **pages, u64 *done)
 {
 	while (nr) {
 		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
 		struct page **batch = pages + *done;
 		int locked = 1;
-		long got, i;
+		long got;
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		khup_peek_pfns(mm, addr, n, batch, pfns);
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
 		/*
@@ -114,9 +114,6 @@ static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 			mmap_read_unlock(mm);
 		if (got <= 0)
 			return got ? got : -EFAULT;
-		for (i = 0; i < got; i++)
-			if (pfns[i] && pfns[i] != page_to_pfn(batch[i]))
-				(*migrated)++;
 		*done += got;
 		/* A short pin means the next page is not mapped. */
 		if (got < n)
@@ -208,12 +205,11 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 
 long khup_ioctl_pin(struct khup_pin *arg)
 {
-	u64 start = ktime_get_ns(), npages, done = 0, migrated = 0;
+	u64 start = ktime_get_ns(), npages, done = 0, migrated;
 	struct task_struct *task;
 	struct page **pages = NULL;
 	struct mm_struct *mm;
 	struct iovec *iov;
-	u64 *pfns = NULL;
 	pid_t tgid;
 	long err;
 	u32 i;
@@ -265,16 +261,16 @@ long khup_ioctl_pin(struct khup_pin *arg)
 		goto out_task;
 	}
 	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
-	pfns = kvmalloc_array(KHUP_PIN_BATCH, sizeof(*pfns), GFP_KERNEL);
-	if (!pages || !pfns) {
+	if (!pages) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 
+	migrated = khup_migrations();
 	for (i = 0; !err && i < arg->nr_iovecs; i++)
 		err = khup_pin_range(mm, (unsigned long)iov[i].iov_base,
-				     iov[i].iov_len >> PAGE_SHIFT, pages, pfns,
-				     &done, &migrated);
+				     iov[i].iov_len >> PAGE_SHIFT, pages, &done);
+	migrated = khup_migrations() - migrated;
 	if (err) {
 		unpin_user_pages(pages, done);
 		goto out_free;
@@ -288,7 +284,6 @@ long khup_ioctl_pin(struct khup_pin *arg)
 		atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
 	}
 out_free:
-	kvfree(pfns);
 	kvfree(pages);
 	mmput(mm);
 out_task:
