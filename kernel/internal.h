@@ -102,9 +102,12 @@ struct khup_stats {
 extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
-extern int khup_debug_corrupt;
+/* Testing-only module parameters: in test builds only (KHUP_TEST_HOOKS). */
 #ifdef KHUP_TEST_HOOKS
+extern int khup_debug_corrupt;
 extern int khup_debug_lose_page;
+#else
+#define khup_debug_corrupt 0
 #endif
 
 /* image.c */

@@ -23,12 +23,12 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
+#ifdef KHUP_TEST_HOOKS
 int khup_debug_corrupt;
 module_param_named(debug_corrupt, khup_debug_corrupt, int, 0600);
 MODULE_PARM_DESC(debug_corrupt,
-		 "Testing only: 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT");
+		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT");
 
-#ifdef KHUP_TEST_HOOKS
 int khup_debug_lose_page = -1;
 module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
 MODULE_PARM_DESC(debug_lose_page,

@@ -10,6 +10,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uio.h>
 #include <linux/vmstat.h>
 
@@ -39,6 +40,39 @@ static int khup_check_tracer(struct task_struct *task)
 	return err;
 }
 
+static int khup_cmp_iov(const void *a, const void *b)
+{
+	const struct iovec *x = a, *y = b;
+
+	if (x->iov_base == y->iov_base)
+		return 0;
+	return x->iov_base < y->iov_base ? -1 : 1;
+}
+
+/*
+ * Ranges must not overlap: each page is pinned once per PIN call (pinning
+ * one page again and again would only grow its pin count). Sorts a copy.
+ */
+static int khup_check_overlap(const struct iovec *iov, u32 n)
+{
+	struct iovec *s;
+	int err = 0;
+	u32 i;
+
+	if (n < 2)
+		return 0;
+	s = kmemdup_array(iov, n, sizeof(*iov), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	sort(s, n, sizeof(*s), khup_cmp_iov, NULL);
+	for (i = 1; i < n && !err; i++)
+		if ((unsigned long)s[i - 1].iov_base + s[i - 1].iov_len >
+		    (unsigned long)s[i].iov_base)
+			err = -EINVAL;
+	kfree(s);
+	return err;
+}
+
 static int khup_check_iovecs(const struct iovec *iov, u32 n, u64 *pages)
 {
 	u64 total = 0;
@@ -57,7 +91,27 @@ static int khup_check_iovecs(const struct iovec *iov, u32 n, u64 *pages)
 			return -EOVERFLOW;
 	}
 	*pages = total;
-	return 0;
+	return khup_check_overlap(iov, n);
+}
+
+/*
+ * The mm of @task if the caller may pin it: its own, or that of a task it
+ * traces. As in mm_access(), under the task's exec_update_lock, so that a
+ * tracee cannot exec a new (e.g. setuid) image between the check and the
+ * mm: the mm returned is the one the check was made for.
+ */
+static struct mm_struct *khup_task_mm(struct task_struct *task)
+{
+	struct mm_struct *mm;
+	int err;
+
+	err = down_read_killable(&task->signal->exec_update_lock);
+	if (err)
+		return ERR_PTR(err);
+	err = same_thread_group(task, current) ? 0 : khup_check_tracer(task);
+	mm = err ? ERR_PTR(err) : get_task_mm(task);
+	up_read(&task->signal->exec_update_lock);
+	return mm ?: ERR_PTR(-ESRCH);
 }
 
 /*
@@ -247,17 +301,13 @@ long khup_ioctl_pin(struct khup_pin *arg)
 			err = -ESRCH;
 			goto out_iov;
 		}
-		err = same_thread_group(task, current) ? 0 :
-		      khup_check_tracer(task);
-		if (err)
-			goto out_task;
 	} else {
 		task = get_task_struct(current);
 	}
 	tgid = task_tgid_vnr(task);
-	mm = get_task_mm(task);
-	if (!mm) {
-		err = -ESRCH;
+	mm = khup_task_mm(task);
+	if (IS_ERR(mm)) {
+		err = PTR_ERR(mm);
 		goto out_task;
 	}
 	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);

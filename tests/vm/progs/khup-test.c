@@ -1006,6 +1006,20 @@ static int bad_input(const char *c)
 		r |= expect("unmapped", pin(id, 0, v, 1, NULL), -EFAULT);
 		return r;
 	}
+	if (!strcmp(c, "overlap")) {
+		char *p = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		struct iovec v[3] = { { p + 2 * PS, 2 * PS }, { p, PS }, { p + PS, 2 * PS } };
+		struct khup_info in = { .size = sizeof(in), .id = id };
+		int r;
+
+		r = expect("overlapping ranges (in any order)", pin(id, 0, v, 3, NULL), -EINVAL);
+		kio(KHUP_IOC_INFO, &in);
+		r |= expect("nothing pinned", in.nr_pages ? -1 : 0, 0);
+		v[2].iov_len = PS;
+		r |= expect("the same ranges without the overlap", pin(id, 0, v, 3, NULL), 0);
+		return r;
+	}
 	if (!strcmp(c, "overflow")) {
 		struct iovec o = { (void *)0xfffffffffffff000UL, 2 * PS };
 		struct iovec k = { (void *)0xffff800000000000UL, PS };

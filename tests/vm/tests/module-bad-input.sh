@@ -23,7 +23,7 @@ stage1() {
 	for c in size-small size-trailing-nonzero size-trailing-zero reserved \
 		 unknown-ioctl unknown-flag bad-name duplicate-name no-such-image \
 		 no-such-pid untraced-pid negative-pid unprivileged not-owner unaligned \
-		 unmapped overflow iovec-count state read-past-end double-release; do
+		 unmapped overlap overflow iovec-count state read-past-end double-release; do
 		case_ "$c"
 	done
 	check "KHO out tree has no khup node" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
