@@ -252,49 +252,58 @@ static long khup_ioctl_list(struct khup_list *arg)
 	return 0;
 }
 
+/*
+ * TASKS and EXTENTS fill a kernel buffer under khup_lock and copy it out
+ * after dropping it: a faulting user buffer never holds up khup.
+ */
 static long khup_ioctl_tasks(struct khup_tasks *arg)
 {
 	struct khup_task_info __user *ut = u64_to_user_ptr(arg->tasks);
+	struct khup_task_info *x = NULL;
 	struct khup_image *img;
 	struct khup_task *t;
-	u32 n = 0;
+	u32 n = 0, cap = min_t(u32, arg->count, KHUP_MAX_TASKS);
 	long err = 0;
 
+	if (cap) {
+		x = kvcalloc(cap, sizeof(*x), GFP_KERNEL);
+		if (!x)
+			return -ENOMEM;
+	}
 	mutex_lock(&khup_lock);
 	img = khup_image_find(arg->id);
 	if (!img) {
+		mutex_unlock(&khup_lock);
 		err = -ENOENT;
 		goto out;
 	}
 	list_for_each_entry(t, &img->tasks, node) {
-		struct khup_task_info x = {};
-
-		if (n < arg->count) {
-			x.pid = t->pid;
-			x.nr_lost = min_t(u64, t->nr_lost, U32_MAX);
-			x.nr_pages = t->nr_pages;
-			x.nr_extents = t->nr_ext;
-			strscpy(x.comm, t->comm, sizeof(x.comm));
-			if (copy_to_user(&ut[n], &x, sizeof(x))) {
-				err = -EFAULT;
-				goto out;
-			}
+		if (n < cap) {
+			x[n].pid = t->pid;
+			x[n].nr_lost = min_t(u64, t->nr_lost, U32_MAX);
+			x[n].nr_pages = t->nr_pages;
+			x[n].nr_extents = t->nr_ext;
+			strscpy(x[n].comm, t->comm, sizeof(x[n].comm));
 		}
 		n++;
 	}
+	mutex_unlock(&khup_lock);
+	if (copy_to_user(ut, x, array_size(min(n, cap), sizeof(*x))))
+		err = -EFAULT;
 	arg->count = n;
 out:
-	mutex_unlock(&khup_lock);
+	kvfree(x);
 	return err;
 }
 
 static long khup_ioctl_extents(struct khup_extents *arg)
 {
 	struct khup_extent __user *ue = u64_to_user_ptr(arg->extents);
+	struct khup_extent *x = NULL;
 	struct khup_image *img;
 	struct khup_task *t;
+	u64 i, n, cap;
 	long err = 0;
-	u64 i;
 
 	if (arg->reserved)
 		return -EINVAL;
@@ -306,28 +315,37 @@ static long khup_ioctl_extents(struct khup_extents *arg)
 	t = img ? khup_task_find(img, arg->pid) : NULL;
 	if (!t) {
 		err = -ENOENT;
-		goto out;
+		goto out_unlock;
 	}
-	for (i = 0; i < t->nr_ext && i < arg->count; i++) {
-		struct khup_extent x = {
-			.va = t->ext[i].va,
-			.pfn = t->ext[i].pfn,
-			.nr = t->ext[i].nr,
-			.order = t->ext[i].order,
-			.flags = t->ext[i].flags,
-		};
-
-		if (copy_to_user(&ue[i], &x, sizeof(x))) {
-			err = -EFAULT;
-			goto out;
+	n = t->nr_ext;
+	if (n > U32_MAX) {
+		err = -EOVERFLOW;
+		goto out_unlock;
+	}
+	cap = min_t(u64, arg->count, n);
+	if (cap) {
+		x = kvcalloc(cap, sizeof(*x), GFP_KERNEL);
+		if (!x) {
+			err = -ENOMEM;
+			goto out_unlock;
 		}
 	}
-	if (t->nr_ext > U32_MAX) {
-		err = -EOVERFLOW;
-		goto out;
+	for (i = 0; i < cap; i++) {
+		x[i].va = t->ext[i].va;
+		x[i].pfn = t->ext[i].pfn;
+		x[i].nr = t->ext[i].nr;
+		x[i].order = t->ext[i].order;
+		x[i].flags = t->ext[i].flags;
 	}
-	arg->count = t->nr_ext;
-out:
+	mutex_unlock(&khup_lock);
+	if (copy_to_user(ue, x, array_size(cap, sizeof(*x))))
+		err = -EFAULT;
+	else
+		arg->count = n;
+	kvfree(x);
+	return err;
+
+out_unlock:
 	mutex_unlock(&khup_lock);
 	return err;
 }
