@@ -210,6 +210,10 @@ static void print_image_json(const struct khup_info *in, bool open)
 	       (unsigned long long)in->kexec_count,
 	       (unsigned long long)in->created_ns);
 	json_str(in->release);
+	printf(",\"lost\":%llu,\"consumed\":%llu,\"claimer\":%d",
+	       (unsigned long long)in->nr_lost,
+	       (unsigned long long)in->nr_consumed,
+	       in->info_flags & KHUP_INFO_CLAIMED ? in->claimer : 0);
 	if (!open)
 		putchar('}');
 }
@@ -302,9 +306,10 @@ static int cmd_show(const char *arg)
 			printf("%s{\"pid\":%d,\"comm\":", i ? "," : "",
 			       ti[i].pid);
 			json_str(ti[i].comm);
-			printf(",\"pages\":%llu,\"extents\":%llu}",
+			printf(",\"pages\":%llu,\"extents\":%llu,\"lost\":%u}",
 			       (unsigned long long)ti[i].nr_pages,
-			       (unsigned long long)ti[i].nr_extents);
+			       (unsigned long long)ti[i].nr_extents,
+			       ti[i].nr_lost);
 		}
 		printf("]}\n");
 		free(ti);
@@ -319,12 +324,19 @@ static int cmd_show(const char *arg)
 	printf("  kexecs:   %llu\n", (unsigned long long)in.kexec_count);
 	printf("  held:     %llu pages (%s)\n",
 	       (unsigned long long)in.nr_pages, sz);
+	if (in.nr_lost)
+		printf("  lost:     %llu pages (they read as errors; the image cannot be restored)\n",
+		       (unsigned long long)in.nr_lost);
+	if (in.info_flags & KHUP_INFO_CLAIMED)
+		printf("  claimed:  by pid %d (a restore), %llu pages consumed\n",
+		       in.claimer, (unsigned long long)in.nr_consumed);
 	printf("  tasks:    %u\n", in.nr_tasks);
-	printf("  %8s %-16s %10s %8s\n", "PID", "COMM", "PAGES", "EXTENTS");
+	printf("  %8s %-16s %10s %8s %8s\n", "PID", "COMM", "PAGES", "EXTENTS",
+	       "LOST");
 	for (i = 0; i < t.count; i++)
-		printf("  %8d %-16s %10llu %8llu\n", ti[i].pid, ti[i].comm,
+		printf("  %8d %-16s %10llu %8llu %8u\n", ti[i].pid, ti[i].comm,
 		       (unsigned long long)ti[i].nr_pages,
-		       (unsigned long long)ti[i].nr_extents);
+		       (unsigned long long)ti[i].nr_extents, ti[i].nr_lost);
 	free(ti);
 	return EXIT_OK;
 }

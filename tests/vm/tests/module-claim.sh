@@ -35,6 +35,8 @@ stage2() {
 	check "module loads after kexec, losing page 5 (test hook)" insmod "$(khup_ko)" debug_lose_page=5
 	check "the load logged the loss" bash -c "dmesg | grep -q 'image [0-9]* task [0-9]*: 1 pages could not be restored; they read as errors'"
 	check "INFO and TASKS count 1 lost page; CLAIM refused with EIO" kt lost c3 1
+	check_eq "khupctl shows the lost page, for the image and its task" \
+		"$("$KHUP_BUILD/tools/khupctl" show c3 --json | jq -c '[.lost, .task_list[0].lost]')" "[1,1]"
 	echo "5 1" >>"$OUT/c3.state.punched"
 	check "page 5 fails with EIO, every other page reads back identical" kt remote-check c3 "$OUT/c3.state"
 	check "release c3" kt release c3
