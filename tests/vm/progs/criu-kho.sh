@@ -235,6 +235,12 @@ kho_kexec_stage2() {
 	wait "$sampler"
 	note "restore -> running: $(((t1 - t0) / 1000000)) ms"
 	show_log "$IMG/restore.log"
+	"$KHUP_BUILD/progs/khup-nl" stats >"$OUT/stats.restore"
+	note "module: $(awk '$1 == "read_bytes" { b = $2 } $1 == "read_ns" { n = $2 } $1 == "consumed" { c = $2 } $1 == "commit_ns" { m = $2 }
+		END { printf "read %d MiB in %d ms (%.0f ns per 4 KiB page), %d pages consumed, commit %d ms (%.0f ns per page)",
+			b / 1048576, n / 1e6, b ? n * 4096 / b : 0, c, m / 1e6, c ? m / c : 0 }' "$OUT/stats.restore")"
+	check "the restore read every page it consumed through the module" \
+		awk '$1 == "read_bytes" { b = $2 } $1 == "consumed" { c = $2 } END { exit !(c > 0 && b >= c * 4096) }' "$OUT/stats.restore"
 	check_eq "restore released the image: the module holds no pages" "$(khup_images | wc -l)" 0
 
 	low=$(cat "$OUT/memfree.low")
