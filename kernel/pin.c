@@ -145,7 +145,8 @@ static u64 khup_migrations(void)
  * @pages.
  */
 static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
-			   unsigned long nr, struct page **pages, u64 *done)
+			   unsigned long nr, unsigned int gup_flags,
+			   struct page **pages, u64 *done)
 {
 	while (nr) {
 		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
@@ -162,7 +163,7 @@ static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 		 * before pinning: KHO scratch is CMA, and a preserved page
 		 * inside it would be overwritten by the next kernel's boot.
 		 */
-		got = pin_user_pages_remote(mm, addr, n, FOLL_LONGTERM, batch,
+		got = pin_user_pages_remote(mm, addr, n, gup_flags, batch,
 					    &locked);
 		if (locked)
 			mmap_read_unlock(mm);
@@ -263,6 +264,7 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	struct task_struct *task;
 	struct page **pages = NULL;
 	struct mm_struct *mm;
+	unsigned int gup_flags;
 	struct iovec *iov;
 	pid_t tgid;
 	long err;
@@ -316,10 +318,18 @@ long khup_ioctl_pin(struct khup_pin *arg)
 		goto out_free;
 	}
 
+	/*
+	 * A traced, stopped task's pages are read as ptrace reads them
+	 * (access_process_vm): FOLL_FORCE, so that ranges without PROT_READ
+	 * (data behind PROT_NONE) can be handed over too. Never to write.
+	 */
+	gup_flags = FOLL_LONGTERM |
+		    (same_thread_group(task, current) ? 0 : FOLL_FORCE);
 	migrated = khup_migrations();
 	for (i = 0; !err && i < arg->nr_iovecs; i++)
 		err = khup_pin_range(mm, (unsigned long)iov[i].iov_base,
-				     iov[i].iov_len >> PAGE_SHIFT, pages, &done);
+				     iov[i].iov_len >> PAGE_SHIFT, gup_flags,
+				     pages, &done);
 	migrated = khup_migrations() - migrated;
 	if (err) {
 		unpin_user_pages(pages, done);

@@ -85,7 +85,7 @@ wl_join() {
 # every thread is alive to glibc and every robust mutex held by its thread
 wl_verify() {
 	local r rc=0
-	for r in anon thp file shared memfd; do
+	for r in anon thp file shared memfd none; do
 		if [ "$(kv "$1/ready" "sum.$r")" != "$(kv "$2" "sum.$r")" ]; then
 			echo "region $r: checksum $(kv "$2" "sum.$r"), expected $(kv "$1/ready" "sum.$r")"
 			rc=1

@@ -20,6 +20,8 @@
  *            MADV_HUGEPAGE, random;
  *   file     a 4 MiB file DIR/file mapped MAP_PRIVATE, every other page
  *            overwritten with random data (dirty private file pages);
+ *   none     16 KiB private anonymous, random, then PROT_NONE (data that
+ *            neither the task nor a plain read can see);
  *   threads  4 threads, each holding its own robust mutex and incrementing
  *            its own counter, and a fifth one waiting in FUTEX_WAIT;
  *            glibc keeps each thread's tid where the kernel zeroes it at
@@ -64,10 +66,11 @@
 #define MEMFD_SIZE	(4 * MiB)
 #define THP_MIB		16	/* default size of the THP range */
 #define FILE_SIZE	(4 * MiB)
+#define NONE_SIZE	(16 * 1024)
 #define NR_THREADS	4
 
-enum { R_ANON, R_THP, R_FILE, R_SHARED, R_MEMFD, NR_REGIONS };
-static const char *const rname[NR_REGIONS] = { "anon", "thp", "file", "shared", "memfd" };
+enum { R_ANON, R_THP, R_FILE, R_SHARED, R_MEMFD, R_NONE, NR_REGIONS };
+static const char *const rname[NR_REGIONS] = { "anon", "thp", "file", "shared", "memfd", "none" };
 
 struct region {
 	unsigned char *p;
@@ -108,12 +111,24 @@ static void die(const char *what)
 }
 
 
-/* The shared region's checksum leaves out the child's counter page. */
+/*
+ * The shared region's checksum leaves out the child's counter page; the
+ * PROT_NONE one is made readable just for the checksum.
+ */
 static uint64_t region_sum(int r)
 {
+	uint64_t s;
+
 	if (r == R_SHARED)
 		return checksum(reg[r].p + 4096, reg[r].len - 4096);
-	return checksum(reg[r].p, reg[r].len);
+	if (r != R_NONE)
+		return checksum(reg[r].p, reg[r].len);
+	if (mprotect(reg[r].p, reg[r].len, PROT_READ))
+		die("mprotect");
+	s = checksum(reg[r].p, reg[r].len);
+	if (mprotect(reg[r].p, reg[r].len, PROT_NONE))
+		die("mprotect");
+	return s;
 }
 
 static void *map(size_t len, int flags, int fd)
@@ -354,6 +369,12 @@ static int run(int mib, int thp_mib)
 	for (size_t off = 0; off < FILE_SIZE; off += 2 * 4096)
 		fill(reg[R_FILE].p + off, 4096);
 
+	reg[R_NONE].len = NONE_SIZE;
+	reg[R_NONE].p = map(NONE_SIZE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	fill(reg[R_NONE].p, NONE_SIZE);
+	if (mprotect(reg[R_NONE].p, NONE_SIZE, PROT_NONE))
+		die("mprotect");
+
 	for (int r = 0; r < NR_REGIONS; r++)
 		reg[r].sum = region_sum(r);
 
@@ -363,7 +384,7 @@ static int run(int mib, int thp_mib)
 	for (int r = 0; r < NR_REGIONS; r++)
 		n += snprintf(buf + n, sizeof(buf) - n, "sum.%s %016llx\n", rname[r], (unsigned long long)reg[r].sum);
 	n += snprintf(buf + n, sizeof(buf) - n, "pages %zu\n",
-		      (reg[R_ANON].len + reg[R_THP].len + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE) / 4096);
+		      (reg[R_ANON].len + reg[R_THP].len + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE + NONE_SIZE) / 4096);
 	write_file("ready", buf);
 
 	for (;;) {
