@@ -59,25 +59,24 @@ wl_start() {
 	wait_file "$1/ready" 300 || { cat "$1/error" 2>/dev/null; return 1; }
 }
 
-# wl_report DIR [NAME]: ask the workload for a report, copy it to DIR/NAME
-wl_report() {
+# wl_signal DIR SIG [NAME]: send the workload SIG, wait for the report it
+# writes, copy it to DIR/NAME
+wl_signal() {
 	local pid
 	pid=$(kv "$1/ready" pid)
 	rm -f "$1/report"
-	kill -USR1 "$pid" || return 1
+	kill -"$2" "$pid" || return 1
 	wait_file "$1/report" 300 || return 1
-	[ -z "${2:-}" ] || cp "$1/report" "$1/$2"
+	[ -z "${3:-}" ] || cp "$1/report" "$1/$3"
 }
+
+# wl_report DIR [NAME]: ask the workload for a report, copy it to DIR/NAME
+wl_report() { wl_signal "$1" USR1 "${2:-}"; }
 
 # wl_join DIR [NAME]: wake the workload's futex waiter and join it, then
 # report (to DIR/NAME); fails unless the join returned after the wake-up
 wl_join() {
-	local pid
-	pid=$(kv "$1/ready" pid)
-	rm -f "$1/report"
-	kill -USR2 "$pid" || return 1
-	wait_file "$1/report" 300 || return 1
-	[ -z "${2:-}" ] || cp "$1/report" "$1/$2"
+	wl_signal "$1" USR2 "${2:-}" || return 1
 	[ "$(kv "$1/report" joined)" = 1 ] || { echo "the futex waiter was not joined"; return 1; }
 }
 
@@ -115,6 +114,17 @@ wl_advanced() {
 # wl_gone DIR: neither the workload nor its child exists
 wl_gone() {
 	! kill -0 "$(kv "$1/ready" pid)" 2>/dev/null && ! kill -0 "$(kv "$1/ready" child)" 2>/dev/null
+}
+
+# wl_wait_gone DIR: wait up to 10 s until neither the workload nor its
+# child exists
+wl_wait_gone() {
+	local t
+	for ((t = 0; t < 100; t++)); do
+		wl_gone "$1" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 wl_stop() {

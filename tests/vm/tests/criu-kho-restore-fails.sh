@@ -52,8 +52,7 @@ stage1() {
 	check "CRIU aborted after the post-restore script" grep -q "post-restore script" "$IMG/restore-fail.log"
 	check "the plugin saw consumed pages come back" \
 		grep -q "kept for another try; its [1-9][0-9]* consumed pages are readable again" "$IMG/restore-fail.log"
-	for ((t = 0; t < 100; t++)); do wl_gone "$wl" && break; sleep 0.1; done
-	check "the restored tree was killed" wl_gone "$wl"
+	check "the restored tree was killed" wl_wait_gone "$wl"
 	check "the image is intact: every page held, none consumed or lost, no claim" intact "$held"
 	retry_ok "$wl"
 
@@ -77,8 +76,7 @@ stage1() {
 	check "criu was killed in the middle of the read" test "${c:-0}" -gt 0 -a "${c:-0}" -lt "$held"
 	# What criu had restored so far dies with it or is killed here.
 	kill -KILL "$(kv "$wl/ready" pid)" "$(kv "$wl/ready" child)" 2>/dev/null
-	for ((t = 0; t < 100; t++)); do wl_gone "$wl" && break; sleep 0.1; done
-	check "nothing of the killed restore is left" wl_gone "$wl"
+	check "nothing of the killed restore is left" wl_wait_gone "$wl"
 	for ((t = 0; t < 100; t++)); do intact "$held" >/dev/null && break; sleep 0.1; done
 	check "the image is intact: every page held, none consumed or lost, no claim" intact "$held"
 	retry_ok "$wl"

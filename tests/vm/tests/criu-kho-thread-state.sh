@@ -23,7 +23,7 @@ restored_ok() {
 stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ]; }
 
 stage1() {
-	local wl pid child t
+	local wl pid child
 	need_plugin
 	check "module loads" insmod "$(khup_ko)"
 
@@ -52,8 +52,7 @@ stage1() {
 	check "the dumped process is left stopped" stopped "$pid"
 	check_eq "one sealed /dev/khup image" "$(khup_images | awk '{ print $2 }' | tr '\n' ' ')" "2 "
 	kill -KILL "$pid" "$child"
-	for ((t = 0; t < 100; t++)); do wl_gone "$wl" && break; sleep 0.1; done
-	check "SIGKILL ends the stopped tasks" wl_gone "$wl"
+	check "SIGKILL ends the stopped tasks" wl_wait_gone "$wl"
 	check "criu restore --kho" criu_run restore.log restore --kho -D "$IMG" --restore-detached
 	show_log "$IMG/restore.log"
 	restored_ok "$wl" "--leave-stopped + kill"
