@@ -452,11 +452,30 @@ static const struct file_operations khup_fops = {
 	.unlocked_ioctl = khup_ioctl,
 };
 
+/*
+ * /sys/class/misc/khup/node_format: the KHO node format this module writes,
+ * so that an upgrade can check before kexec that the next kernel's module
+ * reads it (its "khup_node_formats" module info).
+ */
+static ssize_t node_format_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", KHUP_COMPATIBLE);
+}
+static DEVICE_ATTR_RO(node_format);
+
+static struct attribute *khup_attrs[] = {
+	&dev_attr_node_format.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(khup);
+
 static struct miscdevice khup_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "khup",
 	.fops = &khup_fops,
 	.mode = 0600,
+	.groups = khup_groups,
 };
 
 static int __init khup_init(void)
@@ -501,4 +520,6 @@ module_init(khup_init);
 module_exit(khup_exit);
 
 MODULE_DESCRIPTION("khup: Kexec HandOver of User Pages");
+/* The KHO node formats this module reads after a kexec. */
+MODULE_INFO(khup_node_formats, KHUP_COMPATIBLE);
 MODULE_LICENSE("GPL");

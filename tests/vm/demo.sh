@@ -58,6 +58,7 @@ stage1() {
 	# khup-upgrade kexecs by itself: mark stage 1 complete first.
 	stage_done
 	"$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" \
+		--next-module "$KHUP_BUILD/modules/$STAGE_RELEASE_2/khup.ko" \
 		--kernel "$STAGE_KERNEL_2" --cmdline "$(next_cmdline)" \
 		--pid "$pid" --images-dir "$OUT/img" 2>&1 | tee "$OUT/upgrade.txt"
 	fail "khup-upgrade kexecs into the next kernel" "it returned"

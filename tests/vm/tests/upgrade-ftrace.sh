@@ -14,8 +14,25 @@ KHUPD=$KHUP_BUILD/daemon/khupd
 UPGRADE=$KHUP_BUILD/tools/khup-upgrade
 INST=/sys/kernel/tracing/instances/khup
 WL_MIB=64
-# upgrade ARGS...: khup-upgrade with this test's CRIU and plugin
-upgrade() { "$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" "$@"; }
+# upgrade ARGS...: khup-upgrade with this test's CRIU and plugin (and the
+# next kernel's khup.ko, unless ARGS name another)
+upgrade() {
+	local mod=$KHUP_BUILD/modules/$STAGE_RELEASE_2/khup.ko
+	case " $* " in *" --next-module "*) mod= ;; esac
+	"$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" ${mod:+--next-module "$mod"} "$@"
+}
+# fake_kho_kernel OUT: the next kernel's image, its KHO format renamed kho-v9
+# (the payload decompressed, edited, recompressed after the same header)
+fake_kho_kernel() {
+	local f=$STAGE_KERNEL_2 setup po off
+	setup=$(od -An -tu1 -j $((0x1f1)) -N1 "$f" | tr -d ' ')
+	po=$(od -An -tu4 -j $((0x248)) -N4 "$f" | tr -d ' ')
+	off=$(((setup + 1) * 512 + po))
+	{
+		head -c "$off" "$f"
+		tail -c +$((off + 1)) "$f" | { gzip -dc 2>/dev/null || true; } | sed 's/kho-v4/kho-v9/' | gzip -c
+	} >"$1"
+}
 # run_to FILE CMD...: CMD's output into FILE
 run_to() {
 	local f=$1
@@ -50,9 +67,19 @@ stage1() {
 		upgrade --kernel "$STAGE_KERNEL_2" --next-config /dev/null --pid "$pid" --images-dir "$OUT/img"
 	check "refuses a missing process" refused "$OUT/r.pid" "no process 999999" \
 		upgrade --kernel "$STAGE_KERNEL_2" --pid 999999 --images-dir "$OUT/img"
+	check "refuses without a khup.ko for the next kernel" refused "$OUT/r.nomod" "no khup.ko for the next kernel" \
+		upgrade --kernel "$STAGE_KERNEL_2" --next-module /nonexistent/khup.ko --pid "$pid" --images-dir "$OUT/img"
+	check "refuses a khup.ko built for another kernel" refused "$OUT/r.wrongmod" "is built for kernel '$STAGE_RELEASE_1', not for the next kernel $STAGE_RELEASE_2" \
+		upgrade --kernel "$STAGE_KERNEL_2" --next-module "$(khup_ko)" --pid "$pid" --images-dir "$OUT/img"
+	check "make a next kernel whose KHO format differs" fake_kho_kernel "$OUT/bzImage-kho-v9"
+	check "refuses a next kernel whose KHO format differs" refused "$OUT/r.khofmt" "the next kernel speaks KHO kho-v9, this one kho-v4" \
+		upgrade --kernel "$OUT/bzImage-kho-v9" --next-config "$(dirname "$STAGE_KERNEL_2")/config" --pid "$pid" --images-dir "$OUT/img"
+	check "dry run lists every failed check and goes on" bash -c "rc=0; $UPGRADE --criu $CRIU --criu-libdir $KHUP_PLUGIN_DIR --dry-run --kernel $OUT/bzImage-kho-v9 --next-config $(dirname "$STAGE_KERNEL_2")/config --next-module /nonexistent/khup.ko --pid $pid --images-dir $OUT/img >$OUT/r.dry 2>&1 || rc=\$?; [ \$rc -eq 3 ] && grep -q 'check FAILED: the next kernel speaks KHO' $OUT/r.dry && grep -q 'check FAILED: no khup.ko' $OUT/r.dry && grep -q '^+ kexec -e' $OUT/r.dry"
+	sed 's/^/#   /' "$OUT/r.dry"
 
 	check "dry run" run_to "$OUT/dry-run.txt" upgrade --dry-run --kernel "$STAGE_KERNEL_2" --pid "$pid" --images-dir "$OUT/img"
 	sed 's/^/#   /' "$OUT/dry-run.txt"
+	check "dry run shows the compatibility checks passing" bash -c "grep -q 'check: KHO format kho-v4 in both kernels' $OUT/dry-run.txt && grep -q 'check: the next kernel.s khup.ko reads node format khup-v1' $OUT/dry-run.txt"
 	check "dry run shows the dump" grep -q "^+ $CRIU dump --kho -t $pid -D $OUT/img/1-$pid" "$OUT/dry-run.txt"
 	check "dry run shows kexec -s -l with kho=on and the trace instance" \
 		grep -q "^+ kexec -s -l $STAGE_KERNEL_2 --command-line=.*kho=on reserve_mem=12M:4096:trace trace_instance=khup@trace trace_instance=khup_prev=khup khup.trace=khup" "$OUT/dry-run.txt"
