@@ -4,6 +4,7 @@
  *
  * All functions here are called with khup_lock held.
  */
+#include <linux/bitfield.h>
 #include <linux/cred.h>
 #include <linux/capability.h>
 #include <linux/kexec_handover.h>
@@ -22,8 +23,19 @@ DEFINE_MUTEX(khup_lock);
 LIST_HEAD(khup_images);
 struct khup_stats khup_stats;
 
-/* Head pfn -> struct khup_folio for every folio holding a held page. */
+/*
+ * Head pfn -> what khup knows of every folio holding a held page, packed
+ * into an xarray value entry so that a folio costs no allocation of its
+ * own (only the xarray's nodes: a few bytes per folio when pfns are
+ * dense): bit 0 owned, bits 1..31 sealed references, bits 32..62 held
+ * references.
+ */
 static DEFINE_XARRAY(khup_folios);
+
+#define KHUP_KF_OWNED		BIT(0)
+#define KHUP_KF_SEALED		GENMASK(31, 1)
+#define KHUP_KF_REFS		GENMASK(62, 32)
+#define KHUP_KF_REF_MAX		(BIT(31) - 1)
 static u64 khup_last_id;
 static int khup_nr_images;
 
@@ -190,34 +202,39 @@ int khup_task_reserve(struct khup_task *t, u64 more_pages)
 	return 0;
 }
 
-static struct khup_folio *khup_folio_lookup(struct folio *folio)
+/* Unpacks the entry of the folio at head pfn @pfn; false if none. */
+bool khup_folio_load(unsigned long pfn, struct khup_folio *kf)
 {
-	return xa_load(&khup_folios, folio_pfn(folio));
+	void *entry = xa_load(&khup_folios, pfn);
+	unsigned long v;
+
+	if (!entry)
+		return false;
+	v = xa_to_value(entry);
+	kf->pfn = pfn;
+	kf->owned = v & KHUP_KF_OWNED;
+	kf->sealed_refs = FIELD_GET(KHUP_KF_SEALED, v);
+	kf->refs = FIELD_GET(KHUP_KF_REFS, v);
+	return true;
 }
 
-struct khup_folio *khup_folio_find_pfn(unsigned long pfn)
+/*
+ * Stores @kf; replacing an entry never allocates, a new one may fail with
+ * ENOMEM.
+ */
+int khup_folio_store(const struct khup_folio *kf)
 {
-	return xa_load(&khup_folios, pfn);
+	unsigned long v = (kf->owned ? KHUP_KF_OWNED : 0) |
+			  FIELD_PREP(KHUP_KF_SEALED, (unsigned long)kf->sealed_refs) |
+			  FIELD_PREP(KHUP_KF_REFS, (unsigned long)kf->refs);
+
+	return xa_err(xa_store(&khup_folios, kf->pfn, xa_mk_value(v),
+			       GFP_KERNEL));
 }
 
-/* Records a folio restored after kexec; the table now owns its reference. */
-int khup_folio_adopt(struct folio *folio, struct khup_folio **kfp)
+void khup_folio_forget(unsigned long pfn)
 {
-	struct khup_folio *kf;
-	int err;
-
-	kf = kzalloc_obj(*kf);
-	if (!kf)
-		return -ENOMEM;
-	kf->folio = folio;
-	kf->owned = true;
-	err = xa_err(xa_store(&khup_folios, folio_pfn(folio), kf, GFP_KERNEL));
-	if (err) {
-		kfree(kf);
-		return err;
-	}
-	*kfp = kf;
-	return 0;
+	xa_erase(&khup_folios, pfn);
 }
 
 /*
@@ -233,7 +250,7 @@ int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
 	u8 order = zero ? 0 : folio_order(page_folio(page));
 	u8 flags = zero ? KHUP_EXT_F_ZERO : 0;
 	struct khup_ext *last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
-	struct khup_folio *kf = NULL;
+	struct khup_folio kf;
 	bool extend;
 	int err;
 
@@ -256,23 +273,16 @@ int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
 		last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
 	}
 	if (!zero) {
-		struct folio *folio = page_folio(page);
+		unsigned long head = folio_pfn(page_folio(page));
 
-		kf = khup_folio_lookup(folio);
-		if (!kf) {
-			kf = kzalloc_obj(*kf);
-			if (!kf)
-				return -ENOMEM;
-			kf->folio = folio;
-			kf->owned = owned;
-			err = xa_err(xa_store(&khup_folios, folio_pfn(folio),
-					      kf, GFP_KERNEL));
-			if (err) {
-				kfree(kf);
-				return err;
-			}
-		}
-		kf->refs++;
+		if (!khup_folio_load(head, &kf))
+			kf = (struct khup_folio){ .pfn = head, .owned = owned };
+		if (kf.refs == KHUP_KF_REF_MAX)
+			return -EOVERFLOW;
+		kf.refs++;
+		err = khup_folio_store(&kf);
+		if (err)
+			return err;
 	}
 
 	if (extend) {
@@ -321,8 +331,8 @@ struct khup_ext *khup_task_ext_of(struct khup_task *t, u64 idx)
 void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 			 u64 idx)
 {
+	struct khup_folio kf;
 	struct khup_ext *e;
-	struct khup_folio *kf;
 	struct folio *folio;
 	struct page *page;
 
@@ -339,20 +349,21 @@ void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 
 	page = pfn_to_page(e->pfn + (idx - e->first));
 	folio = page_folio(page);
-	kf = khup_folio_lookup(folio);
-	if (WARN_ON_ONCE(!kf))
-		return;
 	if (img->sealed)
 		khup_folio_unseal(folio);
-	kf->refs--;
-	if (!kf->owned)
+	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf) || !kf.refs))
+		return;
+	kf.refs--;
+	if (!kf.owned)
 		unpin_user_page(page);
-	if (!kf->refs) {
-		xa_erase(&khup_folios, folio_pfn(folio));
-		if (kf->owned)
-			folio_put(folio);
-		kfree(kf);
+	if (kf.refs) {
+		/* Replaces the entry: cannot fail. */
+		WARN_ON_ONCE(khup_folio_store(&kf));
+		return;
 	}
+	khup_folio_forget(kf.pfn);
+	if (kf.owned)
+		folio_put(folio);
 }
 
 /* Undoes a failed pin call: drops pages from @nr_pages on, restores extents. */
@@ -374,32 +385,35 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 /* One more sealed page in @folio: preserve it with KHO on the first. */
 int khup_folio_seal(struct folio *folio)
 {
-	struct khup_folio *kf = khup_folio_lookup(folio);
+	struct khup_folio kf;
 	int err;
 
-	if (WARN_ON_ONCE(!kf))
+	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf)))
 		return -EINVAL;
-	if (kf->sealed_refs++)
-		return 0;
-	err = kho_preserve_folio(folio);
-	if (err) {
-		kf->sealed_refs--;
-		return err;
+	if (kf.sealed_refs == KHUP_KF_REF_MAX)
+		return -EOVERFLOW;
+	if (!kf.sealed_refs) {
+		err = kho_preserve_folio(folio);
+		if (err)
+			return err;
+		atomic64_add(folio_nr_pages(folio), &khup_stats.preserved);
 	}
-	atomic64_add(folio_nr_pages(folio), &khup_stats.preserved);
-	return 0;
+	kf.sealed_refs++;
+	return khup_folio_store(&kf);
 }
 
 void khup_folio_unseal(struct folio *folio)
 {
-	struct khup_folio *kf = khup_folio_lookup(folio);
+	struct khup_folio kf;
 
-	if (WARN_ON_ONCE(!kf || !kf->sealed_refs))
+	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf) ||
+			 !kf.sealed_refs))
 		return;
-	if (!--kf->sealed_refs) {
+	if (!--kf.sealed_refs) {
 		kho_unpreserve_folio(folio);
 		atomic64_sub(folio_nr_pages(folio), &khup_stats.preserved);
 	}
+	WARN_ON_ONCE(khup_folio_store(&kf));
 }
 
 /*

@@ -9,8 +9,10 @@
  *  - a page is "held" by an image while its bit in task->present is set;
  *    before kexec a held page carries one FOLL_PIN pin, after kexec its
  *    folio is owned (restored) by the module;
- *  - khup_folios maps a folio's head pfn to its khup_folio; refs counts
- *    held pages in any image, sealed_refs held pages in sealed images;
+ *  - the folio table (image.c) maps a folio's head pfn to its counts,
+ *    packed in an xarray value entry (no allocation per folio): refs
+ *    counts held pages in any image, sealed_refs held pages in sealed
+ *    images;
  *  - a folio is KHO-preserved exactly while sealed_refs > 0, so every
  *    preserved folio appears in a published extent table and nothing the
  *    next kernel restores was freed here;
@@ -77,10 +79,11 @@ struct khup_image {
 	struct khup_claim *claim;	/* the restore holding the image */
 };
 
+/* What the folio table (image.c) records of a folio, unpacked. */
 struct khup_folio {
-	struct folio *folio;
-	u64 refs;
-	u64 sealed_refs;
+	unsigned long pfn;	/* head pfn */
+	u32 refs;		/* held pages in any image */
+	u32 sealed_refs;	/* held pages in sealed images */
 	bool owned;		/* restored after kexec: we hold its reference */
 };
 
@@ -129,8 +132,9 @@ void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 			 u64 idx);
 void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 			u64 nr_pages, u64 nr_ext, u32 last_nr);
-struct khup_folio *khup_folio_find_pfn(unsigned long pfn);
-int khup_folio_adopt(struct folio *folio, struct khup_folio **kfp);
+bool khup_folio_load(unsigned long pfn, struct khup_folio *kf);
+int khup_folio_store(const struct khup_folio *kf);
+void khup_folio_forget(unsigned long pfn);
 int khup_folio_seal(struct folio *folio);
 void khup_folio_unseal(struct folio *folio);
 u64 khup_image_pages(const struct khup_image *img);

@@ -284,12 +284,13 @@ static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
 {
 	unsigned long pfn = e->pfn + j;
 	unsigned long head = pfn & ~((1UL << e->order) - 1);
-	struct khup_folio *kf;
+	struct khup_folio kf;
 	struct folio *folio;
-	int err;
 
-	kf = khup_folio_find_pfn(head);
-	if (!kf) {
+	if (khup_folio_load(head, &kf)) {
+		folio = pfn_folio(head);
+	} else {
+		/* The table takes over the reference kho_restore_folio() gives. */
 		folio = kho_restore_folio(PFN_PHYS(head));
 		if (!folio)
 			return false;
@@ -297,16 +298,24 @@ static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
 			pr_warn("task %d: folio at pfn %#lx has order %u, table says %u\n",
 				t->pid, head, folio_order(folio), e->order);
 		atomic64_add(folio_nr_pages(folio), &khup_stats.restored);
-		err = khup_folio_adopt(folio, &kf);
-		if (err) {
-			folio_put(folio);
-			return false;
-		}
+		kf = (struct khup_folio){ .pfn = folio_pfn(folio), .owned = true };
 	}
-	if (pfn - folio_pfn(kf->folio) >= folio_nr_pages(kf->folio))
-		return false;
-	kf->refs++;
+	if (pfn - kf.pfn >= folio_nr_pages(folio))
+		goto out_unused;
+	kf.refs++;
+	if (khup_folio_store(&kf)) {
+		kf.refs--;
+		goto out_unused;
+	}
 	return true;
+
+out_unused:
+	/* A folio just restored that no page will hold goes back at once. */
+	if (!kf.refs) {
+		khup_folio_forget(kf.pfn);
+		folio_put(folio);
+	}
+	return false;
 }
 
 static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
