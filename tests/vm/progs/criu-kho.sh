@@ -256,8 +256,10 @@ kho_kexec_stage2() {
 	low=$(cat "$OUT/memfree.low")
 	after=$(memfree_kb)
 	note "MemFree (+pcp, + consumed pages) before restore ${before} kB, lowest during ${low} kB, after ${after} kB; image $((held * 4)) kB"
-	check "unreclaimable memory did not double during the restore (dip < 3/4 of the image)" \
-		test $((before - low)) -lt $((held * 4 * 3 / 4))
+	# Measured: 22 % of a 256 MiB image (4 MiB restorer chunks; the rest
+	# is CRIU itself, page tables and page cache), 51 % with 128 MiB chunks.
+	check "unreclaimable memory did not double during the restore (dip < 40 % of the image)" \
+		test $((before - low)) -lt $((held * 4 * 2 / 5))
 	check "memory did not double after the restore (within 64 MiB)" \
 		test $((before - after)) -lt 65536
 
