@@ -115,9 +115,17 @@ void khup_image_put(struct khup_image *img)
 	kref_put(&img->ref, khup_image_free);
 }
 
+/*
+ * Its owner or CAP_SYS_ADMIN; and always CAP_CHECKPOINT_RESTORE or
+ * CAP_SYS_ADMIN: the owner is a bare uid, carried over the kexec, that may
+ * name someone else in the new kernel.
+ */
 bool khup_image_may_access(const struct khup_image *img)
 {
-	return uid_eq(img->owner, current_euid()) || capable(CAP_SYS_ADMIN);
+	if (capable(CAP_SYS_ADMIN))
+		return true;
+	return capable(CAP_CHECKPOINT_RESTORE) &&
+	       uid_eq(img->owner, current_euid());
 }
 
 u64 khup_image_pages(const struct khup_image *img)

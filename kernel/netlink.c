@@ -178,12 +178,12 @@ static const struct genl_split_ops khup_nl_ops[] = {
 		.doit		= khup_nl_image_get_doit,
 		.policy		= khup_nl_image_policy,
 		.maxattr	= KHUP_A_IMAGE_ID,
-		.flags		= GENL_CMD_CAP_DO,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
 		.cmd		= KHUP_NL_CMD_IMAGE_GET,
 		.dumpit		= khup_nl_image_get_dumpit,
-		.flags		= GENL_CMD_CAP_DUMP,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DUMP,
 	},
 	{
 		.cmd		= KHUP_NL_CMD_IMAGE_RELEASE,
@@ -195,12 +195,19 @@ static const struct genl_split_ops khup_nl_ops[] = {
 	{
 		.cmd		= KHUP_NL_CMD_STATS_GET,
 		.doit		= khup_nl_stats_get_doit,
-		.flags		= GENL_CMD_CAP_DO,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 
+/*
+ * Image names, owners and sizes are the administrator's business: every
+ * request and the events group need CAP_NET_ADMIN.
+ */
 static const struct genl_multicast_group khup_nl_mcgrps[] = {
-	[KHUP_NLGRP_EVENTS] = { KHUP_MCGRP_EVENTS, },
+	[KHUP_NLGRP_EVENTS] = {
+		.name = KHUP_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
 static struct genl_family khup_nl_family __ro_after_init = {

@@ -977,8 +977,22 @@ static int bad_input(const char *c)
 			    kio(KHUP_IOC_CREATE, &cr), 0);
 		r |= expect("pin own memory into it",
 			    pin(cr.id, 0, &iov, 1, NULL), 0);
+		o.id = cr.id;
+		r |= expect("read own image with CAP_CHECKPOINT_RESTORE",
+			    kio(KHUP_IOC_OPEN_PAGES, &o), 0);
 		op.id = cr.id;
 		r |= expect("release own image", kio(KHUP_IOC_RELEASE, &op), 0);
+		/* An owner is a bare uid: reading also needs the capability. */
+		r |= expect("create own image again",
+			    kio(KHUP_IOC_CREATE, &cr), 0);
+		r |= expect("pin own memory into it",
+			    pin(cr.id, 0, &iov, 1, NULL), 0);
+		memset(d, 0, sizeof(d));
+		if (syscall(SYS_capset, &h, d))
+			die("capset: %s", strerror(errno));
+		o.id = cr.id;
+		r |= expect("read own image without the capability",
+			    kio(KHUP_IOC_OPEN_PAGES, &o), -EPERM);
 		return r;
 	}
 	if (!strcmp(c, "unaligned")) {

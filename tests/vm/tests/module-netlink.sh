@@ -33,6 +33,10 @@ stage1() {
 	check_eq "image holds no page" "$(kt info t | cut -d' ' -f4)" 0
 	check "release is admin-only" \
 		bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all $KHUP_BUILD/progs/khup-nl release $id"
+	check "dump, get and stats are admin-only too" \
+		bash -c "for c in dump 'get $id' stats; do ! setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all $KHUP_BUILD/progs/khup-nl \$c || exit 1; done"
+	check "joining the events group is admin-only" \
+		bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all $KHUP_BUILD/progs/khup-nl listen 1 1"
 	check "image still there after refused release" kt info t
 	check "release via netlink" nl release "$id"
 	check "image gone after release" bash -c "! $KHUP_BUILD/progs/khup-test info t 2>/dev/null"
