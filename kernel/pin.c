@@ -187,7 +187,7 @@ static struct khup_image *khup_pin_target(u64 id)
 
 	if (!img)
 		return ERR_PTR(-ENOENT);
-	if (!uid_eq(img->owner, current_euid()) && !capable(CAP_SYS_ADMIN))
+	if (!khup_image_may_access(img))
 		return ERR_PTR(-EPERM);
 	if (img->state != KHUP_STATE_OPEN)
 		return ERR_PTR(-EBUSY);
