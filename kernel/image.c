@@ -178,8 +178,7 @@ void khup_task_free(struct khup_image *img, struct khup_task *t)
 	khup_exit_writes_forget(t);
 	kvfree(t->consumed);
 	kvfree(t->lost);
-	if (t->tbl)
-		kho_unpreserve_free(t->tbl);
+	khup_free_table(t);
 	list_del(&t->node);
 	img->nr_tasks--;
 	kvfree(t->ext);

@@ -31,6 +31,7 @@
 #include <linux/sched.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
+#include <linux/kho/abi/kexec_handover.h>
 #include <linux/khup.h>
 
 #include "format.h"
@@ -51,8 +52,9 @@ struct khup_task {
 	u8 *present;		/* one bit per page, see format.h */
 	u64 cap_pages;
 	u64 held;		/* bits set in present */
-	void *tbl;		/* published extent table, preserved */
+	void *tbl;		/* published extent table (vmalloc), preserved */
 	u64 tbl_size;
+	struct kho_vmalloc tbl_kv;	/* how KHO finds @tbl's pages */
 	u8 *consumed;		/* allocated while the image is claimed */
 	u64 nr_consumed;
 	u8 *lost;		/* allocated at the first lost page */
@@ -182,6 +184,7 @@ void khup_unseal(struct khup_image *img);
 int khup_publish(void);
 void khup_restore_all(void);
 void khup_kho_exit(void);
+void khup_free_table(struct khup_task *t);
 
 /* netlink.c */
 int khup_netlink_init(void);

@@ -521,5 +521,5 @@ module_exit(khup_exit);
 
 MODULE_DESCRIPTION("khup: Kexec HandOver of User Pages");
 /* The KHO node formats this module reads after a kexec. */
-MODULE_INFO(khup_node_formats, KHUP_COMPATIBLE);
+MODULE_INFO(khup_node_formats, KHUP_COMPATIBLE " " KHUP_COMPATIBLE_V1);
 MODULE_LICENSE("GPL");

@@ -440,7 +440,7 @@ struct khup_extents {
  * device tree (big-endian cells, as FDT requires)::
  *
  *   / {
- *           compatible = "khup-v1";
+ *           compatible = "khup-v2";
  *           khup,nr-images = <u32>;
  *           image-<id> {                       (hex id)
  *                   id = <u64>;
@@ -454,22 +454,30 @@ struct khup_extents {
  *                           comm = "string";
  *                           nr-pages = <u64>;
  *                           nr-extents = <u64>;
- *                           table = <u64>;     physical address
  *                           table-size = <u64>;
+ *                           table-vmalloc = [bytes];  KHO's struct kho_vmalloc
  *                   };
  *           };
  *   };
  *
- * ``table`` points to a preserved, little-endian extent table: a 64-byte
+ * ``table-vmalloc`` is the descriptor kho_preserve_vmalloc() filled in for
+ * the extent table (its layout is KHO's, versioned by KHO's own
+ * compatible), so a table may be any size. The table is little-endian: a
+ * 64-byte
  * header (magic %KHUP_TABLE_MAGIC, version, sizes, counts, two CRC32s),
  * then nr-extents 24-byte extents {le64 va, le64 pfn, le32 nr, u8 order,
  * u8 flags, le16 0}, then a bitmap (one bit per page of the offset space,
  * set = page still held). The table CRC covers header and extents and is
  * checked before any pfn is trusted; the bitmap has its own CRC because
  * punching holes updates it in place. See doc/module.md.
+ *
+ * "khup-v1" nodes (written by earlier modules, still read) have one
+ * ``table = <u64>`` physical address of a contiguous preserved table
+ * instead of ``table-vmalloc``.
  */
 #define KHUP_KHO_NODE		"khup"
-#define KHUP_COMPATIBLE		"khup-v1"
+#define KHUP_COMPATIBLE		"khup-v2"
+#define KHUP_COMPATIBLE_V1	"khup-v1"
 #define KHUP_TABLE_MAGIC	0x5855484bU	/* "KHUX" little endian */
 #define KHUP_TABLE_VERSION	1
 
