@@ -138,6 +138,29 @@ u64 khup_image_pages(const struct khup_image *img)
 	return n;
 }
 
+/*
+ * The module's own kernel memory for the held images: tasks, extent
+ * arrays, page bitmaps and the published extent tables. The folio table
+ * stores its counts in xarray value entries; its xarray nodes (576 bytes
+ * per 64 slots) are not counted. Called under khup_lock.
+ */
+u64 khup_kmem_bytes(void)
+{
+	const struct khup_image *img;
+	const struct khup_task *t;
+	u64 n = 0;
+
+	list_for_each_entry(img, &khup_images, node) {
+		n += sizeof(*img);
+		list_for_each_entry(t, &img->tasks, node) {
+			n += sizeof(*t) + t->cap_ext * sizeof(*t->ext);
+			n += t->cap_pages / 8 * (1 + !!t->consumed + !!t->lost);
+			n += PAGE_ALIGN(t->tbl_size);
+		}
+	}
+	return n;
+}
+
 struct khup_task *khup_task_find(struct khup_image *img, pid_t pid)
 {
 	struct khup_task *t;

@@ -95,6 +95,10 @@ struct khup_stats {
 	atomic64_t restored;
 	atomic64_t freed;
 	atomic64_t cma_migrated;
+	atomic64_t prepared;
+	atomic64_t prepare_migrated;
+	atomic64_t prepare_ns;
+	atomic64_t kmem_bytes;	/* ext arrays, bitmaps, extent tables */
 	atomic64_t pin_ns;
 	atomic64_t seal_ns;
 	atomic64_t restore_ns;
@@ -140,6 +144,7 @@ void khup_folio_forget(unsigned long pfn);
 int khup_folio_seal(struct folio *folio);
 void khup_folio_unseal(struct folio *folio);
 u64 khup_image_pages(const struct khup_image *img);
+u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
@@ -172,6 +177,7 @@ void khup_exit_writes_forget(struct khup_task *t);
 
 /* pin.c */
 long khup_ioctl_pin(struct khup_pin *arg);
+long khup_ioctl_prepare(struct khup_prepare *arg);
 
 /* readback.c */
 long khup_ioctl_open_pages(struct khup_open_pages *arg,

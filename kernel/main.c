@@ -361,6 +361,7 @@ union khup_ucmd {
 	struct khup_tasks tasks;
 	struct khup_extents extents;
 	struct khup_claim_op claim;
+	struct khup_prepare prepare;
 };
 
 struct khup_ioctl_op {
@@ -394,6 +395,8 @@ static const struct khup_ioctl_op khup_ops[] = {
 		extents),
 	KHUP_OP(KHUP_CMD_CLAIM, khup_ioctl_claim, struct khup_claim_op,
 		reserved),
+	KHUP_OP(KHUP_CMD_PREPARE, khup_ioctl_prepare, struct khup_prepare,
+		nr_migrated),
 };
 
 /*

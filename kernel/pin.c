@@ -114,6 +114,20 @@ static struct mm_struct *khup_task_mm(struct task_struct *task)
 	return mm ?: ERR_PTR(-ESRCH);
 }
 
+/* The task @nr names in the caller's pid namespace; 0 is the caller. */
+static struct task_struct *khup_get_task(pid_t nr)
+{
+	struct task_struct *task;
+	struct pid *pid;
+
+	if (!nr)
+		return get_task_struct(current);
+	pid = find_get_pid(nr);
+	task = pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
+	put_pid(pid);
+	return task ?: ERR_PTR(-ESRCH);
+}
+
 /*
  * Pages migrated so far, system-wide: the pin counts its migrations out of
  * CMA and ZONE_MOVABLE as the difference around it, without walking the
@@ -294,17 +308,10 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	if (err)
 		goto out_iov;
 
-	if (arg->pid) {
-		struct pid *pid = find_get_pid(arg->pid);
-
-		task = pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
-		put_pid(pid);
-		if (!task) {
-			err = -ESRCH;
-			goto out_iov;
-		}
-	} else {
-		task = get_task_struct(current);
+	task = khup_get_task(arg->pid);
+	if (IS_ERR(task)) {
+		err = PTR_ERR(task);
+		goto out_iov;
 	}
 	tgid = task_tgid_vnr(task);
 	mm = khup_task_mm(task);
@@ -345,6 +352,114 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	}
 out_free:
 	kvfree(pages);
+	mmput(mm);
+out_task:
+	put_task_struct(task);
+out_iov:
+	kfree(iov);
+	return err;
+}
+
+/*
+ * Pins and unpins at once the present pages of one range, batch by batch,
+ * skipping pages that are not present (FOLL_NOFAULT) and holes. Returns
+ * the number of pages looked at, or a negative errno.
+ */
+static long khup_prepare_range(struct mm_struct *mm, unsigned long addr,
+			       unsigned long nr, unsigned int gup_flags,
+			       struct page **pages)
+{
+	long seen = 0;
+
+	while (nr) {
+		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
+		int locked = 1;
+		long got;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		got = pin_user_pages_remote(mm, addr, n, gup_flags, pages,
+					    &locked);
+		if (locked)
+			mmap_read_unlock(mm);
+		if (got > 0) {
+			unpin_user_pages(pages, got);
+			seen += got;
+		}
+		/* A short pin stopped at a page it may not fault in: skip it. */
+		if (got < (long)n)
+			got = max(got, 0L) + 1;
+		addr += got << PAGE_SHIFT;
+		nr -= got;
+		cond_resched();
+	}
+	return seen;
+}
+
+long khup_ioctl_prepare(struct khup_prepare *arg)
+{
+	u64 start = ktime_get_ns(), npages, migrated, seen = 0;
+	struct page **pages = NULL;
+	struct task_struct *task;
+	unsigned int gup_flags;
+	struct mm_struct *mm;
+	struct iovec *iov;
+	long err = 0, got;
+	u32 i;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	if (!capable(CAP_CHECKPOINT_RESTORE) && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!arg->nr_iovecs || arg->nr_iovecs > KHUP_MAX_IOVECS ||
+	    arg->pid < 0)
+		return -EINVAL;
+	iov = memdup_array_user(u64_to_user_ptr(arg->iovecs), arg->nr_iovecs,
+				sizeof(*iov));
+	if (IS_ERR(iov))
+		return PTR_ERR(iov);
+	err = khup_check_iovecs(iov, arg->nr_iovecs, &npages);
+	if (err)
+		goto out_iov;
+	task = khup_get_task(arg->pid);
+	if (IS_ERR(task)) {
+		err = PTR_ERR(task);
+		goto out_iov;
+	}
+	mm = khup_task_mm(task);
+	if (IS_ERR(mm)) {
+		err = PTR_ERR(mm);
+		goto out_task;
+	}
+	pages = kmalloc_array(KHUP_PIN_BATCH, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		err = -ENOMEM;
+		goto out_mm;
+	}
+	/* As the pin: FOLL_FORCE reads PROT_NONE ranges of a tracee. */
+	gup_flags = FOLL_LONGTERM | FOLL_NOFAULT |
+		    (same_thread_group(task, current) ? 0 : FOLL_FORCE);
+	migrated = khup_migrations();
+	for (i = 0; i < arg->nr_iovecs; i++) {
+		got = khup_prepare_range(mm, (unsigned long)iov[i].iov_base,
+					 iov[i].iov_len >> PAGE_SHIFT,
+					 gup_flags, pages);
+		if (got < 0) {
+			err = got;
+			break;
+		}
+		seen += got;
+	}
+	migrated = khup_migrations() - migrated;
+	atomic64_add(seen, &khup_stats.prepared);
+	atomic64_add(migrated, &khup_stats.prepare_migrated);
+	atomic64_add(ktime_get_ns() - start, &khup_stats.prepare_ns);
+	arg->nr_pages = seen;
+	arg->nr_migrated = migrated;
+	kfree(pages);
+out_mm:
 	mmput(mm);
 out_task:
 	put_task_struct(task);

@@ -7,6 +7,7 @@
  *   khupctl release IMAGE|--all
  *   khupctl [--json] status
  *   khupctl [--json] fdt [--in|--out]
+ *   khupctl [--json] prepare [--dry-run] [--tree] PID...
  *
  * Talks to the module directly (/dev/khup ioctls, the "khup" generic
  * netlink family for statistics, debugfs kho/ for the tree); khupd need not
@@ -36,23 +37,15 @@
 
 #include <linux/khup.h>
 
-/* Exit codes (doc/tools.md). */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,		/* an operation failed */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_NOMODULE = 3,	/* khup.ko not loaded / /dev/khup missing */
-	EXIT_NOIMAGE = 4,	/* no such image */
-	EXIT_NOKHO = 5,		/* no KHO tree in debugfs */
-};
+#include "khupctl.h"
 
 static const char *dev_path = "/dev/khup";
-static const char *debugfs = "/sys/kernel/debug";
+const char *debugfs = "/sys/kernel/debug";
 static const char *state_path = "/run/khupd/state";
-static bool json;
+bool json;
 static int khup_fd = -1;
 
-static void err_msg(const char *fmt, ...)
+void err_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,7 +56,7 @@ static void err_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
-static int open_dev(void)
+int open_dev(void)
 {
 	if (khup_fd >= 0)
 		return 0;
@@ -78,14 +71,14 @@ static int open_dev(void)
 	return 0;
 }
 
-static int kio(unsigned long cmd, void *arg)
+int kio(unsigned long cmd, void *arg)
 {
 	return ioctl(khup_fd, cmd, arg) < 0 ? -errno : 0;
 }
 
 /* ---- JSON helpers ---- */
 
-static void json_str(const char *s)
+void json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -111,7 +104,7 @@ static const char *state_name(uint32_t s)
 	return "unknown";
 }
 
-static void human_bytes(uint64_t b, char *buf, size_t len)
+void human_bytes(uint64_t b, char *buf, size_t len)
 {
 	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = b;
@@ -445,6 +438,10 @@ static const struct {
 	{ KHUP_A_STATS_READ_NS, "read_ns" },
 	{ KHUP_A_STATS_CONSUMED, "consumed_pages" },
 	{ KHUP_A_STATS_COMMIT_NS, "commit_ns" },
+	{ KHUP_A_STATS_PREPARED, "prepared_pages" },
+	{ KHUP_A_STATS_PREPARE_MIGRATED, "prepare_migrated_pages" },
+	{ KHUP_A_STATS_KMEM_BYTES, "kmem_bytes" },
+	{ KHUP_A_STATS_PREPARE_NS, "prepare_ns" },
 };
 #define NR_STATS (sizeof(stats_attrs) / sizeof(stats_attrs[0]))
 
@@ -921,6 +918,12 @@ static void usage(FILE *f)
 	      "  fdt [--in|--out]      print the KHO tree (default --out: what\n"
 	      "                        the next kexec carries; --in: what this\n"
 	      "                        boot received)\n"
+	      "  prepare [--dry-run] [--tree] PID...\n"
+	      "                        move the processes' pages out of KHO\n"
+	      "                        scratch while they run, so the dump's\n"
+	      "                        pin has little to migrate (--tree: and\n"
+	      "                        their descendants; --dry-run: only report\n"
+	      "                        the scratch size and their share in it)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -j, --json            machine-readable output\n"
@@ -1010,6 +1013,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "fdt") && argc == optind + 1 &&
 	    (!strcmp(argv[optind], "--in") || !strcmp(argv[optind], "--out")))
 		return cmd_fdt(argv[optind] + 2);
+	if (!strcmp(cmd, "prepare"))
+		return cmd_prepare(argc - optind, argv + optind);
 	err_msg("bad command line: '%s' (see khupctl --help)", cmd);
 	return EXIT_USAGE;
 }

@@ -83,6 +83,7 @@ enum {
 	KHUP_CMD_EXTENTS = 0x09,
 	KHUP_CMD_CLAIM = 0x0a,
 	KHUP_CMD_COMMIT = 0x0b,
+	KHUP_CMD_PREPARE = 0x0c,
 };
 
 /**
@@ -160,6 +161,40 @@ struct khup_pin {
 	__aligned_u64	iovecs;
 	__aligned_u64	nr_pages;
 	__aligned_u64	offset;
+};
+
+/**
+ * struct khup_prepare - ioctl(KHUP_IOC_PREPARE)
+ * @size:	Input; sizeof(struct khup_prepare).
+ * @flags:	Input; must be 0.
+ * @pid:	Input; as for %KHUP_IOC_PIN: 0 for the caller, else a task the
+ *		caller ptrace-traces. The task need not be stopped: attach
+ *		with PTRACE_SEIZE and let it run.
+ * @nr_iovecs:	Input; as for %KHUP_IOC_PIN.
+ * @iovecs:	Input; as for %KHUP_IOC_PIN, except that pages which are
+ *		not present, and unmapped holes, are skipped: nothing is
+ *		faulted in.
+ * @nr_pages:	Output; present pages looked at.
+ * @nr_migrated: Output; pages migrated meanwhile, system-wide (the
+ *		pgmigrate_success event count around the call).
+ *
+ * Moves the present pages of the ranges out of CMA and ZONE_MOVABLE (KHO
+ * scratch is CMA) while the task still runs, by pinning them with
+ * FOLL_LONGTERM and unpinning them again at once. A later %KHUP_IOC_PIN,
+ * inside a checkpoint's downtime, then only migrates the pages that were
+ * allocated since. Nothing stays pinned and no image is involved.
+ * Requires CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+ *
+ * Errors: as for %KHUP_IOC_PIN, without EFAULT, EBUSY and ENOSPC.
+ */
+struct khup_prepare {
+	__u32		size;
+	__u32		flags;
+	__s32		pid;
+	__u32		nr_iovecs;
+	__aligned_u64	iovecs;
+	__aligned_u64	nr_pages;
+	__aligned_u64	nr_migrated;
 };
 
 /**
@@ -432,6 +467,7 @@ struct khup_extents {
 #define KHUP_IOC_EXTENTS	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_EXTENTS)
 #define KHUP_IOC_CLAIM		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_CLAIM)
 #define KHUP_IOC_COMMIT		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_COMMIT)
+#define KHUP_IOC_PREPARE	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_PREPARE)
 
 /**
  * DOC: KHO node
@@ -543,6 +579,10 @@ enum {
 	KHUP_A_STATS_READ_NS,		/* u64 */
 	KHUP_A_STATS_CONSUMED,		/* u64 pages consumed by claims */
 	KHUP_A_STATS_COMMIT_NS,		/* u64 */
+	KHUP_A_STATS_PREPARED,		/* u64 pages looked at by PREPARE */
+	KHUP_A_STATS_PREPARE_MIGRATED,	/* u64 pages migrated by PREPARE */
+	KHUP_A_STATS_KMEM_BYTES,	/* u64, the module's own tables */
+	KHUP_A_STATS_PREPARE_NS,	/* u64 */
 
 	__KHUP_A_MAX,
 	KHUP_A_MAX = (__KHUP_A_MAX - 1)

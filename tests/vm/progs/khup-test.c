@@ -41,6 +41,10 @@
  *                                       lands in KHO scratch (CMA), pin and
  *                                       seal it, check no pinned pfn is in
  *                                       scratch
+ *   khup-test hog DIR MARGIN_MB         hold all free memory but KHO scratch
+ *                                       and MARGIN_MB (so what is allocated
+ *                                       next lands in scratch); DIR/ready
+ *                                       when done; runs until killed
  *
  * Every failure prints what was expected and what happened.
  */
@@ -66,6 +70,8 @@
 #include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/khup.h>
+
+#include "../../../tools/scratch.h"
 
 #define PS 4096UL
 #define MB (1024UL * 1024)
@@ -707,46 +713,13 @@ static int pfns(const char *name, int want_thp)
 
 /* ---- KHO scratch (CMA) ---- */
 
-struct span {
-	uint64_t start, end;	/* pfns, end exclusive */
-};
-
-static int read_hex_list(const char *path, uint64_t *v, int max)
+/* The running kernel's KHO scratch ranges (tools/scratch.c). */
+static void scratch_spans(struct khup_scratch *s)
 {
-	FILE *f = fopen(path, "r");
-	int n = 0;
+	int err = khup_scratch_read("/sys/kernel/debug", s);
 
-	if (!f)
-		die("%s: %s", path, strerror(errno));
-	while (n < max && fscanf(f, "%" SCNx64, &v[n]) == 1)
-		n++;
-	fclose(f);
-	return n;
-}
-
-static int scratch_spans(struct span *sp, int max)
-{
-	uint64_t phys[64], len[64];
-	int n, i;
-
-	n = read_hex_list("/sys/kernel/debug/kho/out/scratch_phys", phys, 64);
-	if (read_hex_list("/sys/kernel/debug/kho/out/scratch_len", len, 64) != n)
-		die("scratch_phys and scratch_len disagree");
-	for (i = 0; i < n && i < max; i++) {
-		sp[i].start = phys[i] / PS;
-		sp[i].end = (phys[i] + len[i]) / PS;
-	}
-	return n;
-}
-
-static int in_scratch(const struct span *sp, int n, uint64_t pfn)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (pfn >= sp[i].start && pfn < sp[i].end)
-			return 1;
-	return 0;
+	if (err)
+		die("KHO scratch ranges: %s", strerror(-err));
 }
 
 static long meminfo_kb(const char *key)
@@ -763,31 +736,55 @@ static long meminfo_kb(const char *key)
 	return v;
 }
 
+/*
+ * Movable allocations fall back to CMA pageblocks (KHO scratch is CMA) once
+ * the rest of free memory is gone: hog everything but the scratch area and
+ * @margin_kb, so that what is allocated next lands in scratch.
+ */
+static long hog_outside_scratch(const struct khup_scratch *s, long margin_kb)
+{
+	long hog_kb = meminfo_kb("MemFree:") - (long)(s->pages * (PS / 1024)) -
+		      margin_kb;
+
+	if (hog_kb > 0 &&
+	    mmap(NULL, hog_kb * 1024, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0) == MAP_FAILED)
+		die("hog %ld kB: %s", hog_kb, strerror(errno));
+	return hog_kb;
+}
+
+/* Holds memory outside scratch until killed; DIR/ready when it does. */
+static int __attribute__((noreturn)) hog(const char *dir, long margin_mb)
+{
+	struct khup_scratch s;
+	char path[512];
+	long kb;
+	FILE *f;
+
+	scratch_spans(&s);
+	kb = hog_outside_scratch(&s, margin_mb * 1024);
+	snprintf(path, sizeof(path), "%s/ready", dir);
+	f = fopen(path, "w");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "pid %d\nhogged_kb %ld\nscratch_kb %" PRIu64 "\n",
+		getpid(), kb, s.pages * (PS / 1024));
+	fclose(f);
+	for (;;)
+		pause();
+}
+
 static int scratch(const char *name)
 {
-	struct span sp[64];
-	uint64_t scratch_kb = 0, len = 64 * MB, off, id, pages, before = 0;
-	int n, i, pm, err, bad = 0;
+	uint64_t len = 64 * MB, off, id, pages, before = 0;
 	struct range r = { .len = len, .kind = 0 };
+	struct khup_scratch s;
+	int pm, err, bad = 0;
 	struct iovec iov;
-	char *hog;
 	long hog_kb;
 
-	n = scratch_spans(sp, 64);
-	for (i = 0; i < n; i++)
-		scratch_kb += (sp[i].end - sp[i].start) * (PS / 1024);
-	/*
-	 * Movable allocations fall back to CMA pageblocks (KHO scratch is
-	 * CMA) once the rest of free memory is gone: hog everything but the
-	 * scratch area and a margin, then allocate the range to pin.
-	 */
-	hog_kb = meminfo_kb("MemFree:") - (long)scratch_kb - 24 * 1024;
-	if (hog_kb > 0) {
-		hog = mmap(NULL, hog_kb * 1024, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (hog == MAP_FAILED)
-			die("hog %ld kB: %s", hog_kb, strerror(errno));
-	}
+	scratch_spans(&s);
+	hog_kb = hog_outside_scratch(&s, 24 * 1024);
 	r.va = (uintptr_t)map_at(len, 0, 0);
 	fill(&r, 3);
 	pm = open("/proc/self/pagemap", O_RDONLY);
@@ -796,13 +793,13 @@ static int scratch(const char *name)
 
 		if (pread(pm, &e, 8, (r.va + off) / PS * 8) != 8)
 			die("pagemap: %s", strerror(errno));
-		if ((e >> 63) && in_scratch(sp, n, e & ((1ULL << 55) - 1)))
+		if ((e >> 63) && khup_scratch_has(&s, e & ((1ULL << 55) - 1)))
 			before++;
 	}
 	close(pm);
 	printf("scratch %" PRIu64 " kB in %d ranges; hogged %ld kB; %" PRIu64
 	       " of %lu pages allocated inside scratch before pinning\n",
-	       scratch_kb, n, hog_kb, before, len / PS);
+	       s.pages * (PS / 1024), s.n, hog_kb, before, len / PS);
 
 	iov.iov_base = (void *)r.va;
 	iov.iov_len = len;
@@ -825,7 +822,7 @@ static int scratch(const char *name)
 		for (j = 0; j < es.count; j++)
 			for (k = 0; k < e[j].nr; k++)
 				if (!(e[j].flags & KHUP_EXTENT_ZERO) &&
-				    in_scratch(sp, n, e[j].pfn + k))
+				    khup_scratch_has(&s, e[j].pfn + k))
 					bad++;
 		printf("%u extents, %d pinned pages inside scratch\n",
 		       es.count, bad);
@@ -923,6 +920,41 @@ static int bad_input(const char *c)
 		return expect(c, pin(id, 1, &iov, 1, NULL), -EPERM);
 	if (!strcmp(c, "negative-pid"))
 		return expect(c, pin(id, -5, &iov, 1, NULL), -EINVAL);
+	if (!strcmp(c, "prepare")) {
+		struct iovec hole[2] = { { page, PS }, { page, PS } };
+		struct khup_prepare p = {
+			.size = sizeof(p), .nr_iovecs = 1,
+			.iovecs = (uintptr_t)&iov,
+		};
+		char *gap = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int r;
+
+		r = expect("prepare own memory", kio(KHUP_IOC_PREPARE, &p), 0);
+		r |= expect("one present page looked at", p.nr_pages == 1 ? 0 : -1, 0);
+		/* Not present and unmapped pages are skipped, not faulted in. */
+		gap[0] = 1;
+		munmap(gap + 2 * PS, PS);
+		hole[0].iov_base = gap;
+		hole[0].iov_len = 4 * PS;
+		p.iovecs = (uintptr_t)hole;
+		r |= expect("prepare a range with holes", kio(KHUP_IOC_PREPARE, &p), 0);
+		r |= expect("only the present page counted", p.nr_pages == 1 ? 0 : -1, 0);
+		p.nr_iovecs = 2;
+		hole[0].iov_base = page;
+		hole[0].iov_len = PS;
+		r |= expect("overlapping ranges", kio(KHUP_IOC_PREPARE, &p), -EINVAL);
+		p.nr_iovecs = 1;
+		p.pid = 1;
+		r |= expect("a task not traced by the caller", kio(KHUP_IOC_PREPARE, &p), -EPERM);
+		p.pid = 0;
+		p.flags = 1;
+		r |= expect("unknown flag", kio(KHUP_IOC_PREPARE, &p), -EOPNOTSUPP);
+		p.flags = 0;
+		p.nr_iovecs = 0;
+		r |= expect("no ranges", kio(KHUP_IOC_PREPARE, &p), -EINVAL);
+		return r;
+	}
 	if (!strcmp(c, "unprivileged")) {
 		int r;
 
@@ -1493,6 +1525,8 @@ int main(int argc, char **argv)
 		return pfns(argv[2], 1);
 	if (argc == 3 && !strcmp(argv[1], "scratch"))
 		return scratch(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "hog"))
+		return hog(argv[2], atol(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "bad-input"))
 		return bad_input(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of khup-test.c\n");
