@@ -282,13 +282,17 @@ int cmd_prepare(int argc, char **argv)
 				t.after = after.in_scratch;
 			khup_scan_free(&after);
 		}
-		if (t.err) {
+		if (t.err == -ESRCH && !t.looked)
+			err_msg("pid %d: no such process", t.pid);
+		else if (t.err)
 			err_msg("pid %d: %s failed: %s", t.pid, t.step,
 				strerror(-t.err));
+		if (t.err)
 			rc = EXIT_FAIL;
+		if (!t.err || json) {
+			print_task(&t, dry, first);
+			first = false;
 		}
-		print_task(&t, dry, first);
-		first = false;
 		khup_scan_free(&t.before);
 	}
 	if (json)

@@ -172,8 +172,9 @@ struct khup_pin {
  *		with PTRACE_SEIZE and let it run.
  * @nr_iovecs:	Input; as for %KHUP_IOC_PIN.
  * @iovecs:	Input; as for %KHUP_IOC_PIN, except that pages which are
- *		not present, and unmapped holes, are skipped: nothing is
- *		faulted in.
+ *		not present, unmapped holes and pages a pin would have to
+ *		fault (e.g. shared copy-on-write with another process) are
+ *		skipped: nothing is faulted in.
  * @nr_pages:	Output; present pages looked at.
  * @nr_migrated: Output; pages migrated meanwhile, system-wide (the
  *		pgmigrate_success event count around the call).

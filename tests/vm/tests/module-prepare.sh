@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# khupctl prepare moves a running workload's pages out of KHO scratch before the dump; the dump's pin then migrates (almost) nothing, and the restore is intact
+# khupctl prepare moves a running workload's pages out of KHO scratch before the dump; the dump's pin then migrates under 2 % of them, and the restore is intact
 VM_TIMEOUT=600
 
 [ -z "${KHUP_TOP:-}" ] || . "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
@@ -37,8 +37,10 @@ stage1() {
 	in_after=$(sum_of "$OUT/prep.json" in_scratch_after)
 	moved=$(sum_of "$OUT/prep.json" migrated_pages)
 	note "prepare: $(stat_of prepared) pages pinned and unpinned, $(stat_of prepare_migrated) migrated, in $(($(stat_of prepare_ns) / 1000000)) ms; $in_after left in scratch"
-	check_eq "no page of the workload is left in scratch" "$in_after" 0
-	check "prepare migrated at least the pages that were in scratch" test "${moved:-0}" -ge "$in_before"
+	# Pages that need a fault to be pinned (shared copy-on-write with the
+	# child since the fork) are skipped: prepare never faults anything in.
+	check "under 1 % of the pages stay in scratch" test "$((in_after * 100))" -lt "$in_before"
+	check "prepare migrated at least 98 % of the pages that were in scratch" test "$((${moved:-0} * 100))" -ge "$((in_before * 98))"
 	check "the workload kept running through prepare" wl_report "$wl" report.before
 	check "its memory is intact after prepare" wl_verify "$wl" "$wl/report.before"
 
@@ -56,6 +58,8 @@ stage1() {
 	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
 	wl_stop "$wl"
 
-	check "prepare of a missing pid fails clearly" bash -c "! '$KHUP_BUILD/tools/khupctl' prepare 999999 2>&1 | tee '$OUT/missing.out' | grep -q 'No such process'"
+	"$KHUP_BUILD/tools/khupctl" prepare 999999 >"$OUT/missing.out" 2>&1
+	check_eq "prepare of a missing pid exits 1" "$?" 1
+	check "... saying so" grep -q "pid 999999: no such process" "$OUT/missing.out"
 	check "rmmod" rmmod khup
 }
