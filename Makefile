@@ -10,9 +10,12 @@ export KHUP_CACHE
 
 BUILD   := $(CURDIR)/build
 KERNELS := 7.2 7.3
+# The benchmarks' kernel: the 7.2 test kernel without debug checks
+# (kernel/config/bench.config).
+BENCH_KERNEL := 7.2-bench
 VMFLAGS ?=
 
-.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo bench install install-module install-criu clean
+.PHONY: all help deps kernel kernel-bench criu plugin modules modules-bench progs userspace unit vmtest test demo bench install install-module install-criu clean
 
 all: userspace
 
@@ -26,6 +29,7 @@ help:
 	@echo 'make            build the userspace parts'
 	@echo 'make deps       install Debian packages; fetch kernel/CRIU sources (root)'
 	@echo 'make kernel     build the 7.2 and 7.3 test kernels (cached)'
+	@echo 'make kernel-bench  build the benchmarks kernel, 7.2 without debug checks (cached)'
 	@echo 'make criu       build patched CRIU (cached)'
 	@echo 'make plugin     build the CRIU plugin khup_plugin.so'
 	@echo 'make modules    build khup.ko for each test kernel'
@@ -58,6 +62,14 @@ modules: kernel
 			KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
 	done
 
+kernel-bench: deps
+	@scripts/build-kernel $(BENCH_KERNEL) >/dev/null
+
+# khup.ko for the benchmarks kernel: a production build, no test hooks.
+modules-bench: kernel-bench
+	@d=$$(scripts/build-kernel --path $(BENCH_KERNEL)) && \
+		$(MAKE) -C kernel KDIR=$$d/build KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release)
+
 progs:
 	@$(MAKE) -C tests/vm/progs O=$(BUILD)/progs
 
@@ -79,8 +91,8 @@ demo: kernel plugin modules userspace
 # Long: about 1.5 h on 2 cores for the default sizes. BENCHFLAGS go to
 # bench/run (e.g. BENCHFLAGS='--sizes "64M 256M" --reps 3').
 BENCHFLAGS ?=
-bench: kernel plugin modules userspace
-	bench/run $(BENCHFLAGS)
+bench: kernel plugin modules modules-bench userspace
+	bench/run --kernel $(BENCH_KERNEL) $(BENCHFLAGS)
 
 # On a real host (PREFIX and DESTDIR are passed through to the parts).
 install: plugin userspace
