@@ -25,6 +25,7 @@
 #ifndef KHUP_INTERNAL_H
 #define KHUP_INTERNAL_H
 
+#include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -81,6 +82,9 @@ struct khup_image {
 	struct khup_claim *claim;	/* the restore holding the image */
 };
 
+/* The largest count the folio table holds (31 bits each). */
+#define KHUP_KF_REF_MAX		(BIT(31) - 1)
+
 /* What the folio table (image.c) records of a folio, unpacked. */
 struct khup_folio {
 	unsigned long pfn;	/* head pfn */
@@ -131,8 +135,8 @@ struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
 				const char *comm);
 void khup_task_free(struct khup_image *img, struct khup_task *t);
 int khup_task_reserve(struct khup_task *t, u64 more_pages);
-int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
-		       bool owned);
+int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
+		      bool owned);
 struct khup_ext *khup_task_ext_of(struct khup_task *t, u64 idx);
 void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 			 u64 idx);
@@ -141,8 +145,8 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 bool khup_folio_load(unsigned long pfn, struct khup_folio *kf);
 int khup_folio_store(const struct khup_folio *kf);
 void khup_folio_forget(unsigned long pfn);
-int khup_folio_seal(struct folio *folio);
-void khup_folio_unseal(struct folio *folio);
+int khup_folio_seal(struct folio *folio, u32 nr);
+void khup_folio_unseal(struct folio *folio, u32 nr);
 u64 khup_image_pages(const struct khup_image *img);
 u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);

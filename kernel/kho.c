@@ -30,19 +30,20 @@ static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE_V1));
 /* The FDT currently registered with kho_add_subtree(), or NULL. */
 static void *khup_blob;
 
-typedef int (*khup_folio_fn)(struct folio *folio);
+typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
 
 /*
- * Calls @fn on the folio of each held page of @img, in offset order, at
+ * Calls @fn once per folio and extent with the number of held pages of the
+ * extent in that folio (a THP: once, not 512 times), in offset order, at
  * most @limit times. Returns how many calls succeeded; *@err gets the
- * first failure.
+ * first failure. The same image walked again makes the same calls.
  */
 static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 			  int *err)
 {
 	struct khup_task *t;
 	u64 done = 0, i;
-	u32 j;
+	u32 j, k, n, span;
 
 	*err = 0;
 	list_for_each_entry(t, &img->tasks, node) {
@@ -51,12 +52,22 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 
 			if (e->flags & KHUP_EXT_F_ZERO)
 				continue;
-			for (j = 0; j < e->nr; j++) {
-				if (!khup_bit_test(t->present, e->first + j))
+			for (j = 0; j < e->nr; j += span) {
+				struct folio *folio =
+					page_folio(pfn_to_page(e->pfn + j));
+
+				span = min_t(u64, e->nr - j,
+					     folio_pfn(folio) +
+					     folio_nr_pages(folio) -
+					     (e->pfn + j));
+				for (k = n = 0; k < span; k++)
+					n += khup_bit_test(t->present,
+							   e->first + j + k);
+				if (!n)
 					continue;
 				if (done == limit)
 					return done;
-				*err = fn(page_folio(pfn_to_page(e->pfn + j)));
+				*err = fn(folio, n);
 				if (*err)
 					return done;
 				done++;
@@ -67,9 +78,9 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 	return done;
 }
 
-static int khup_unseal_one(struct folio *folio)
+static int khup_unseal_one(struct folio *folio, u32 nr)
 {
-	khup_folio_unseal(folio);
+	khup_folio_unseal(folio, nr);
 	return 0;
 }
 
@@ -299,9 +310,13 @@ void khup_kho_exit(void)
 
 /* ---- after kexec ---- */
 
-/* Takes ownership of one held page's folio; false if it cannot be had. */
-static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
-			    u32 j)
+/*
+ * Takes ownership of the folio holding pages [j, j + span) of @e, @nr of
+ * which are held: one folio-table update for all of them (a THP once, not
+ * 512 times). False if the folio cannot be had or does not hold them all.
+ */
+static bool khup_claim_folio(struct khup_task *t, const struct khup_ext *e,
+			     u32 j, u32 span, u32 nr)
 {
 	unsigned long pfn = e->pfn + j;
 	unsigned long head = pfn & ~((1UL << e->order) - 1);
@@ -321,11 +336,12 @@ static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
 		atomic64_add(folio_nr_pages(folio), &khup_stats.restored);
 		kf = (struct khup_folio){ .pfn = folio_pfn(folio), .owned = true };
 	}
-	if (pfn - kf.pfn >= folio_nr_pages(folio))
+	if (pfn + span - kf.pfn > folio_nr_pages(folio) ||
+	    kf.refs > KHUP_KF_REF_MAX - nr)
 		goto out_unused;
-	kf.refs++;
+	kf.refs += nr;
 	if (khup_folio_store(&kf)) {
-		kf.refs--;
+		kf.refs -= nr;
 		goto out_unused;
 	}
 	return true;
@@ -414,7 +430,9 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 	struct khup_tbl_in in;
 	struct khup_task *t;
 	const void *tbl;
-	u32 pid, j;
+	u32 pid, j, k, n, span;
+	const u8 *map;
+	bool ok;
 	int err;
 
 	comm = khup_fdt_prop_str(fdt, node, "comm");
@@ -468,6 +486,7 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 		goto out_table;
 	}
 	t->cap_ext = nr_ext;
+	map = khup_tbl_bitmap(tbl);
 	for (i = 0; i < nr_ext; i++) {
 		struct khup_ext *e = &t->ext[i];
 
@@ -475,18 +494,30 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 		e->first = t->nr_pages;
 		t->nr_pages += e->nr;
 		t->nr_ext++;
-		for (j = 0; j < e->nr; j++) {
-			if (!khup_bit_test(khup_tbl_bitmap(tbl), e->first + j))
+		for (j = 0; j < e->nr; j += span) {
+			unsigned long pfn = e->pfn + j;
+
+			/* The pages of the extent in one folio, at once. */
+			span = min_t(u64, e->nr - j,
+				     (pfn | ((1UL << e->order) - 1)) + 1 - pfn);
+			for (k = n = 0; k < span; k++)
+				n += khup_bit_test(map, e->first + j + k);
+			if (!n)
 				continue;
-			if (!(e->flags & KHUP_EXT_F_ZERO) &&
-			    !khup_claim_page(t, e, j)) {
-				/* Reads of it fail; it is never zeros. */
-				khup_mark_lost(t, e->first + j);
-				lost++;
-				continue;
+			ok = (e->flags & KHUP_EXT_F_ZERO) ||
+			     khup_claim_folio(t, e, j, span, n);
+			for (k = 0; k < span; k++) {
+				if (!khup_bit_test(map, e->first + j + k))
+					continue;
+				if (ok) {
+					khup_bit_set(t->present, e->first + j + k);
+					t->held++;
+				} else {
+					/* Reads of it fail; it is never zeros. */
+					khup_mark_lost(t, e->first + j + k);
+					lost++;
+				}
 			}
-			khup_bit_set(t->present, e->first + j);
-			t->held++;
 		}
 		cond_resched();
 	}

@@ -194,6 +194,24 @@ static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 	return 0;
 }
 
+/*
+ * How many of the (at most @max) pages at @pages continue the first one's
+ * folio page by page (or, for the zero page, repeat it): a THP's pages
+ * are added to the image as one run.
+ */
+static u32 khup_run_len(struct page **pages, unsigned long max)
+{
+	struct folio *folio = page_folio(pages[0]);
+	bool zero = is_zero_page(pages[0]);
+	u32 n = 1;
+
+	while (n < max && n < U32_MAX &&
+	       (zero ? is_zero_page(pages[n]) :
+		pages[n] == pages[0] + n && page_folio(pages[n]) == folio))
+		n++;
+	return n;
+}
+
 /* The image to pin into, if the caller may and it is still open. */
 static struct khup_image *khup_pin_target(u64 id)
 {
@@ -252,16 +270,21 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 		unsigned long va = (unsigned long)iov[i].iov_base;
 		unsigned long end = va + iov[i].iov_len;
 
-		for (; !err && va < end; va += PAGE_SIZE, k++)
-			err = khup_task_add_page(t, va, pages[k], false);
+		while (!err && va < end) {
+			u32 n = khup_run_len(pages + k, (end - va) >> PAGE_SHIFT);
+
+			err = khup_task_add_run(t, va, pages[k], n, false);
+			if (!err) {
+				va += (unsigned long)n << PAGE_SHIFT;
+				k += n;
+			}
+		}
 	}
 	if (err) {
-		/* Pages [0, k - 1) were added: truncating unpins them. */
+		/* Pages [0, k) were added: truncating unpins them. */
 		khup_task_truncate(img, t, old_pages, old_ext, old_last);
 		if (new_task)
 			khup_task_free(img, t);
-		if (k)
-			k--;
 		unpin_user_pages(pages + k, npages - k);
 		return err;
 	}
