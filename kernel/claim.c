@@ -202,6 +202,8 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 		return -ESTALE;
 	if (op->id != img->id)
 		return -EINVAL;
+	if (khup_frozen)
+		return -EBUSY;
 	consumed = khup_image_consumed(img);
 	khup_claim_end(c);
 	pr_info("image %llu '%s': restore committed (%llu pages consumed, %llu not read); releasing it\n",
@@ -396,7 +398,8 @@ static unsigned long khup_shrink_scan(struct shrinker *s,
 	/* Allocations under khup_lock may recurse into reclaim. */
 	if (!mutex_trylock(&khup_lock))
 		return SHRINK_STOP;
-	freed = khup_reclaim_consumed(sc->nr_to_scan);
+	/* Frozen for a kexec: the published tables must stay as they are. */
+	freed = khup_frozen ? 0 : khup_reclaim_consumed(sc->nr_to_scan);
 	mutex_unlock(&khup_lock);
 	return freed;
 }

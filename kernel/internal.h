@@ -115,6 +115,7 @@ struct khup_stats {
 extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
+extern bool khup_frozen;
 /* Testing-only module parameters: in test builds only (KHUP_TEST_HOOKS). */
 #ifdef KHUP_TEST_HOOKS
 extern int khup_debug_corrupt;

@@ -588,10 +588,10 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 }
 
 /*
- * At module load after a KHO kexec: validate the node, restore every held
- * folio, and seal the images again so a further kexec carries them too.
- * Whatever cannot be validated is left alone (reserved, not touched), and
- * the module stays loadable.
+ * At module load after a KHO kexec, under khup_lock: validate the node,
+ * restore every held folio, and seal the images again so a further kexec
+ * carries them too. Whatever cannot be validated is left alone (reserved,
+ * not touched), and the module stays loadable.
  */
 void khup_restore_all(void)
 {
@@ -604,6 +604,7 @@ void khup_restore_all(void)
 	int err, root, node;
 	bool v1;
 
+	lockdep_assert_held(&khup_lock);
 	err = kho_retrieve_subtree(KHUP_KHO_NODE, &phys, &size);
 	if (err == -ENOENT)
 		return;
@@ -645,7 +646,6 @@ void khup_restore_all(void)
 	}
 	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
 
-	mutex_lock(&khup_lock);
 	for (node = khup_fdt_first_child(fdt, root); node >= 0;
 	     node = khup_fdt_next_sibling(fdt, node)) {
 		if (strncmp(khup_fdt_name(fdt, node), "image-", 6)) {
@@ -665,6 +665,5 @@ void khup_restore_all(void)
 		khup_notify(img, KHUP_EVENT_RESTORED);
 	}
 	khup_publish();
-	mutex_unlock(&khup_lock);
 	atomic64_add(ktime_get_ns() - start, &khup_stats.restore_ns);
 }

@@ -14,6 +14,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/reboot.h>
 #include <linux/slab.h>
 #include <linux/trace.h>
 #include <linux/uaccess.h>
@@ -81,6 +82,17 @@ static int khup_check_name(const char *name)
 	return 0;
 }
 
+/*
+ * Set under khup_lock by the reboot notifier, which runs on the kexec path
+ * (kernel_kexec() -> kernel_restart_prepare()) while other tasks still
+ * run: taking the lock waits for the operation in progress, and from then
+ * on every state change fails with EBUSY, so the "khup" node and the
+ * tables it points to reach the next kernel exactly as they are now
+ * (never half-updated: a punch between its bitmap and its checksum, a
+ * release between freeing tables and withdrawing the node).
+ */
+bool khup_frozen;
+
 static long khup_ioctl_create(struct khup_create *arg)
 {
 	struct khup_image *img;
@@ -94,7 +106,8 @@ static long khup_ioctl_create(struct khup_create *arg)
 	if (err)
 		return err;
 	mutex_lock(&khup_lock);
-	img = khup_image_new(arg->name, current_euid(), khup_next_id());
+	img = khup_frozen ? ERR_PTR(-EBUSY) :
+	      khup_image_new(arg->name, current_euid(), khup_next_id());
 	if (!IS_ERR(img))
 		arg->id = img->id;
 	mutex_unlock(&khup_lock);
@@ -113,6 +126,8 @@ struct khup_image *khup_image_for_change(u64 id)
 		return ERR_PTR(-ENOENT);
 	if (!khup_image_may_access(img))
 		return ERR_PTR(-EPERM);
+	if (khup_frozen)
+		return ERR_PTR(-EBUSY);
 	return img;
 }
 
@@ -481,6 +496,22 @@ static struct miscdevice khup_misc = {
 	.groups = khup_groups,
 };
 
+static int khup_reboot(struct notifier_block *nb, unsigned long action,
+		       void *cmd)
+{
+	mutex_lock(&khup_lock);
+	khup_frozen = true;
+	mutex_unlock(&khup_lock);
+	pr_info("frozen for %s: %d images, nothing changes from here on\n",
+		action == SYS_RESTART ? "restart or kexec" : "shutdown",
+		khup_images_count());
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block khup_reboot_nb = {
+	.notifier_call = khup_reboot,
+};
+
 static int __init khup_init(void)
 {
 	int err;
@@ -491,18 +522,31 @@ static int __init khup_init(void)
 	err = khup_netlink_init();
 	if (err)
 		goto out_shrinker;
-	err = misc_register(&khup_misc);
-	if (err) {
-		khup_netlink_exit();
-		goto out_shrinker;
-	}
 	khup_trace_enable();
+	err = register_reboot_notifier(&khup_reboot_nb);
+	if (err)
+		goto out_netlink;
+	/*
+	 * /dev/khup goes live with khup_lock held until the images that came
+	 * over are restored: a new image must not take the id or name of one
+	 * still coming over (its pages would be stranded). Netlink requests
+	 * wait for the lock too.
+	 */
+	mutex_lock(&khup_lock);
+	err = misc_register(&khup_misc);
+	if (!err && kho_is_enabled() && is_kho_boot())
+		khup_restore_all();
+	mutex_unlock(&khup_lock);
+	if (err)
+		goto out_reboot;
 	if (!kho_is_enabled())
 		pr_info("KHO is disabled (boot with kho=on); images cannot be sealed\n");
-	else if (is_kho_boot())
-		khup_restore_all();
 	return 0;
 
+out_reboot:
+	unregister_reboot_notifier(&khup_reboot_nb);
+out_netlink:
+	khup_netlink_exit();
 out_shrinker:
 	khup_shrinker_exit();
 	return err;
@@ -512,6 +556,7 @@ static void __exit khup_exit(void)
 {
 	/* Held images keep a module reference, so none is left here. */
 	misc_deregister(&khup_misc);
+	unregister_reboot_notifier(&khup_reboot_nb);
 	khup_netlink_exit();
 	mutex_lock(&khup_lock);
 	khup_kho_exit();

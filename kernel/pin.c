@@ -221,7 +221,7 @@ static struct khup_image *khup_pin_target(u64 id)
 		return ERR_PTR(-ENOENT);
 	if (!khup_image_may_access(img))
 		return ERR_PTR(-EPERM);
-	if (img->state != KHUP_STATE_OPEN)
+	if (img->state != KHUP_STATE_OPEN || khup_frozen)
 		return ERR_PTR(-EBUSY);
 	return img;
 }

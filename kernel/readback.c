@@ -158,7 +158,7 @@ static long khup_fallocate(struct file *file, int mode, loff_t off,
 		khup_consume(t, first, end);
 		goto out;
 	}
-	if (r->img->claim) {
+	if (r->img->claim || khup_frozen) {
 		err = -EBUSY;
 		goto out;
 	}

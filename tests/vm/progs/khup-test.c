@@ -11,6 +11,14 @@
  *                                       by pid, read back via the fd, seal
  *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
  *   khup-test remote-check NAME STATE   read back via the fd, compare
+ *   khup-test punch-loop NAME STATE     punch pages one by one, 2 ms apart,
+ *                                       until done or a punch fails (EBUSY
+ *                                       once frozen for a kexec); outcome
+ *                                       in STATE.loop
+ *   khup-test check-each NAME STATE     every page reads as the child's
+ *                                       data or fails with EIO, and the
+ *                                       readable ones are exactly those
+ *                                       the module holds
  *   khup-test remote-punch NAME STATE FIRST N
  *                                       punch FIRST..FIRST+N-1 through an
  *                                       unaligned range 100 bytes wider on
@@ -603,6 +611,82 @@ static int remote_punch(const char *name, const char *state, uint64_t first,
 	printf("punched pages %" PRIu64 "..%" PRIu64 " (the partly covered pages around them kept)\n",
 	       first, first + n - 1);
 	return 0;
+}
+
+/*
+ * Punches the remote image's pages one at a time, in scrambled order, a
+ * few milliseconds apart, until every page is gone or a punch fails;
+ * appends each outcome to STATE.loop. Runs across a kexec's freeze: the
+ * punch that meets it fails with EBUSY.
+ */
+static int punch_loop(const char *name, const char *state)
+{
+	struct remote_state rs;
+	uint64_t pages, i, done = 0;
+	char path[4096];
+	int fd;
+	FILE *f;
+
+	read_remote(state, &rs);
+	fd = open_pages(image_id(name), rs.pid, &pages);
+	snprintf(path, sizeof(path), "%s.loop", state);
+	f = fopen(path, "a");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	setvbuf(f, NULL, _IOLBF, 0);
+	for (i = 0; i < pages; i++) {
+		uint64_t p = i * 1009 % pages;
+
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      p * PS, PS)) {
+			fprintf(f, "punch of page %" PRIu64 " failed after %" PRIu64 " punches: %s\n",
+				p, done, strerror(errno));
+			return errno == EBUSY ? 0 : 1;
+		}
+		done++;
+		usleep(2000);
+	}
+	fprintf(f, "all %" PRIu64 " pages punched\n", done);
+	return 0;
+}
+
+/*
+ * Reads every page of the remote image one by one: each must either fail
+ * with EIO (punched) or hold exactly what the child wrote, and the pages
+ * that read must be the ones the module says it holds, none lost.
+ */
+static int check_each(const char *name, const char *state)
+{
+	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
+	uint64_t pages, idx = 0, off, intact = 0, gone = 0, want[PS / 8];
+	char buf[PS];
+	struct remote_state rs;
+	int fd, i, err;
+
+	read_remote(state, &rs);
+	strncpy(in.name, name, sizeof(in.name) - 1);
+	err = kio(KHUP_IOC_INFO, &in);
+	if (err)
+		die("INFO: %s", strerror(-err));
+	fd = open_pages(in.id, rs.pid, &pages);
+	for (i = 0; i < 2; i++) {
+		for (off = 0; off < rs.len[i]; off += PS, idx++) {
+			if (pread(fd, buf, PS, idx * PS) != PS) {
+				if (errno != EIO)
+					die("page %" PRIu64 ": %s", idx, strerror(errno));
+				gone++;
+				continue;
+			}
+			fill_page(want, 7, (rs.addr[i] + off) / PS);
+			if (memcmp(buf, want, PS))
+				die("page %" PRIu64 " differs from what the child wrote", idx);
+			intact++;
+		}
+	}
+	printf("%" PRIu64 " pages intact, %" PRIu64 " punched; the module holds %llu, lost %llu\n",
+	       intact, gone, (unsigned long long)in.nr_pages,
+	       (unsigned long long)in.nr_lost);
+	return intact == in.nr_pages && !in.nr_lost ? 0 : 1;
 }
 
 static int release(const char *name)
@@ -1500,6 +1584,10 @@ int main(int argc, char **argv)
 		return remote_verify(argv[2], argv[3], 1);
 	if (argc == 4 && !strcmp(argv[1], "remote-check"))
 		return remote_verify(argv[2], argv[3], 0);
+	if (argc == 4 && !strcmp(argv[1], "punch-loop"))
+		return punch_loop(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "check-each"))
+		return check_each(argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[1], "remote-punch"))
 		return remote_punch(argv[2], argv[3], strtoull(argv[4], NULL, 0),
 				    strtoull(argv[5], NULL, 0));
