@@ -331,8 +331,8 @@ static bool khup_claim_folio(struct khup_task *t, const struct khup_ext *e,
 		if (!folio)
 			return false;
 		if (folio_order(folio) != e->order)
-			pr_warn("task %d: folio at pfn %#lx has order %u, table says %u\n",
-				t->pid, head, folio_order(folio), e->order);
+			pr_warn("task %d: a folio has order %u, its table says %u\n",
+				t->pid, folio_order(folio), e->order);
 		atomic64_add(folio_nr_pages(folio), &khup_stats.restored);
 		kf = (struct khup_folio){ .pfn = folio_pfn(folio), .owned = true };
 	}
@@ -615,8 +615,8 @@ void khup_restore_all(void)
 	}
 	fdt = phys_to_virt(phys);
 	if (khup_fdt_check(fdt, size)) {
-		pr_err("KHO node '%s' at %pa (%zu bytes) is not a valid FDT; nothing restored\n",
-		       KHUP_KHO_NODE, &phys, size);
+		pr_err("KHO node '%s' (%zu bytes) is not a valid FDT; nothing restored\n",
+		       KHUP_KHO_NODE, size);
 		return;
 	}
 	root = khup_fdt_root(fdt);
