@@ -71,14 +71,22 @@ static bool khup_admin(void)
 	return capable(CAP_CHECKPOINT_RESTORE) || capable(CAP_SYS_ADMIN);
 }
 
-/* A name is non-empty, NUL-terminated, and zero-padded after the NUL. */
+/*
+ * A name is non-empty, NUL-terminated, zero-padded after the NUL, and
+ * printable ASCII without spaces: it appears in logs, the KHO node, netlink
+ * messages and every tool's text and JSON output, none of which then needs
+ * escaping.
+ */
 static int khup_check_name(const char *name)
 {
-	size_t len = strnlen(name, KHUP_NAME_LEN);
+	size_t len = strnlen(name, KHUP_NAME_LEN), i;
 
 	if (!len || len == KHUP_NAME_LEN ||
 	    memchr_inv(name + len, 0, KHUP_NAME_LEN - len))
 		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)name[i] <= ' ' || (unsigned char)name[i] > '~')
+			return -EINVAL;
 	return 0;
 }
 

@@ -86,7 +86,8 @@ void json_str(const char *s)
 
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c >= 0x7f)
+			/* Not UTF-8 by necessity: each byte as a code point. */
 			printf("\\u%04x", c);
 		else
 			putchar(c);

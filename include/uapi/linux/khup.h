@@ -106,8 +106,8 @@ enum khup_image_state {
  * @size:	Input; sizeof(struct khup_create).
  * @flags:	Input; must be 0.
  * @name:	Input; NUL-terminated, non-empty, unique image name of at most
- *		%KHUP_NAME_LEN bytes including the NUL; bytes after the NUL
- *		must be zero.
+ *		%KHUP_NAME_LEN bytes including the NUL, printable ASCII
+ *		without spaces (0x21..0x7e); bytes after the NUL must be zero.
  * @id:		Output; the new image's id (never 0).
  *
  * Creates an empty image in state %KHUP_STATE_OPEN owned by the caller's

@@ -984,6 +984,13 @@ static int bad_input(const char *c)
 		cr.name[5] = 'x';
 		r |= expect("garbage after NUL", kio(KHUP_IOC_CREATE, &cr),
 			    -EINVAL);
+		memset(cr.name, 0, sizeof(cr.name));
+		strcpy(cr.name, "a\xff");
+		r |= expect("byte 0xff", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+		strcpy(cr.name, "a b");
+		r |= expect("a space", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+		strcpy(cr.name, "a\n");
+		r |= expect("a newline", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
 		return r;
 	}
 	if (!strcmp(c, "duplicate-name")) {
