@@ -275,7 +275,7 @@ err:
 	return -ENOMEM;
 }
 
-long khup_ioctl_claim(struct khup_claim_op *arg)
+long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf)
 {
 	struct khup_image *img;
 	struct khup_claim *c;
@@ -329,7 +329,8 @@ long khup_ioctl_claim(struct khup_claim_op *arg)
 	trace_khup_claim(img->id, KHUP_TRACE_CLAIM_TAKEN, 0);
 	mutex_unlock(&khup_lock);
 	arg->fd = fd;
-	fd_install(fd, file);
+	nf->fd = fd;
+	nf->file = file;
 	return 0;
 
 err_unlock:

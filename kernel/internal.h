@@ -154,8 +154,14 @@ u64 khup_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
 
+/* An fd a handler created, installed by khup_ioctl_dispatch(). */
+struct khup_new_fd {
+	int fd;
+	struct file *file;
+};
+
 /* claim.c */
-long khup_ioctl_claim(struct khup_claim_op *arg);
+long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf);
 void khup_claim_hold(struct khup_claim *c);
 void khup_claim_put(struct khup_claim *c);
 bool khup_claim_active(const struct khup_claim *c);
@@ -186,7 +192,7 @@ long khup_ioctl_prepare(struct khup_prepare *arg);
 
 /* readback.c */
 long khup_ioctl_open_pages(struct khup_open_pages *arg,
-			   struct khup_claim *claim);
+			   struct khup_claim *claim, struct khup_new_fd *nf);
 long khup_ioctl_restore_self(struct khup_restore_self *arg);
 
 /* kho.c */

@@ -10,6 +10,7 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kexec_handover.h>
 #include <linux/miscdevice.h>
@@ -387,51 +388,85 @@ union khup_ucmd {
 	struct khup_prepare prepare;
 };
 
+/* The struct of each ioctl: its size now and in its first version. */
 struct khup_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
-	long (*fn)(void *arg);
 };
 
-#define KHUP_OP(_cmd, _fn, _struct, _last)				\
+#define KHUP_OP(_cmd, _struct, _last)					\
 	[_cmd] = {							\
 		.size = sizeof(_struct) +				\
 			BUILD_BUG_ON_ZERO(sizeof(union khup_ucmd) <	\
 					  sizeof(_struct)),		\
 		.min_size = offsetofend(_struct, _last),		\
-		.fn = (long (*)(void *))(_fn),				\
 	}
 
 static const struct khup_ioctl_op khup_ops[] = {
-	KHUP_OP(KHUP_CMD_CREATE, khup_ioctl_create, struct khup_create, id),
-	KHUP_OP(KHUP_CMD_PIN, khup_ioctl_pin, struct khup_pin, offset),
-	KHUP_OP(KHUP_CMD_SEAL, khup_ioctl_seal, struct khup_image_op, id),
-	KHUP_OP(KHUP_CMD_RELEASE, khup_ioctl_release, struct khup_image_op, id),
-	KHUP_OP(KHUP_CMD_INFO, khup_ioctl_info, struct khup_info, release),
-	KHUP_OP(KHUP_CMD_LIST, khup_ioctl_list, struct khup_list, ids),
-	/* Called with the claim, if any: see khup_ioctl_dispatch(). */
-	KHUP_OP(KHUP_CMD_OPEN_PAGES, NULL, struct khup_open_pages, nr_pages),
-	KHUP_OP(KHUP_CMD_RESTORE_SELF, khup_ioctl_restore_self,
-		struct khup_restore_self, nr_pages),
-	KHUP_OP(KHUP_CMD_TASKS, khup_ioctl_tasks, struct khup_tasks, tasks),
-	KHUP_OP(KHUP_CMD_EXTENTS, khup_ioctl_extents, struct khup_extents,
-		extents),
-	KHUP_OP(KHUP_CMD_CLAIM, khup_ioctl_claim, struct khup_claim_op,
-		reserved),
-	KHUP_OP(KHUP_CMD_PREPARE, khup_ioctl_prepare, struct khup_prepare,
-		nr_migrated),
+	KHUP_OP(KHUP_CMD_CREATE, struct khup_create, id),
+	KHUP_OP(KHUP_CMD_PIN, struct khup_pin, offset),
+	KHUP_OP(KHUP_CMD_SEAL, struct khup_image_op, id),
+	KHUP_OP(KHUP_CMD_RELEASE, struct khup_image_op, id),
+	KHUP_OP(KHUP_CMD_INFO, struct khup_info, release),
+	KHUP_OP(KHUP_CMD_LIST, struct khup_list, ids),
+	KHUP_OP(KHUP_CMD_OPEN_PAGES, struct khup_open_pages, nr_pages),
+	KHUP_OP(KHUP_CMD_RESTORE_SELF, struct khup_restore_self, nr_pages),
+	KHUP_OP(KHUP_CMD_TASKS, struct khup_tasks, tasks),
+	KHUP_OP(KHUP_CMD_EXTENTS, struct khup_extents, extents),
+	KHUP_OP(KHUP_CMD_CLAIM, struct khup_claim_op, reserved),
+	KHUP_OP(KHUP_CMD_PREPARE, struct khup_prepare, nr_migrated),
 };
+
+/*
+ * Direct calls with each handler's own argument type, no function-pointer
+ * table: nothing for kCFI to trap on. A handler that creates an fd leaves
+ * it in @nf, to be installed only once its number reached the caller.
+ */
+static long khup_call(unsigned int nr, union khup_ucmd *u,
+		      struct khup_claim *claim, struct khup_new_fd *nf)
+{
+	switch (nr) {
+	case KHUP_CMD_CREATE:
+		return khup_ioctl_create(&u->create);
+	case KHUP_CMD_PIN:
+		return khup_ioctl_pin(&u->pin);
+	case KHUP_CMD_SEAL:
+		return khup_ioctl_seal(&u->op);
+	case KHUP_CMD_RELEASE:
+		return khup_ioctl_release(&u->op);
+	case KHUP_CMD_INFO:
+		return khup_ioctl_info(&u->info);
+	case KHUP_CMD_LIST:
+		return khup_ioctl_list(&u->list);
+	case KHUP_CMD_OPEN_PAGES:
+		return khup_ioctl_open_pages(&u->open, claim, nf);
+	case KHUP_CMD_RESTORE_SELF:
+		return khup_ioctl_restore_self(&u->restore);
+	case KHUP_CMD_TASKS:
+		return khup_ioctl_tasks(&u->tasks);
+	case KHUP_CMD_EXTENTS:
+		return khup_ioctl_extents(&u->extents);
+	case KHUP_CMD_CLAIM:
+		return khup_ioctl_claim(&u->claim, nf);
+	case KHUP_CMD_PREPARE:
+		return khup_ioctl_prepare(&u->prepare);
+	}
+	return -ENOTTY;
+}
 
 /*
  * Extensible-struct dispatch in the style of liveupdate/iommufd: the user
  * states its struct size; bytes the kernel does not know must be zero
  * (E2BIG otherwise, from copy_struct_from_user()); outputs are copied back
  * for the size the user knows. @claim is set for the ioctls issued on a
- * claim fd (claim.c), which only open consuming readers.
+ * claim fd (claim.c), which only open consuming readers. A new fd is
+ * installed after the output was copied, so a failed copy leaves no fd
+ * behind in the caller's table.
  */
 long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
 			 struct khup_claim *claim)
 {
+	struct khup_new_fd nf = { .fd = -1 };
 	const struct khup_ioctl_op *op;
 	union khup_ucmd buf;
 	unsigned int nr;
@@ -453,14 +488,18 @@ long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
 	err = copy_struct_from_user(&buf, op->size, ubuf, usize);
 	if (err)
 		return err;
-	if (nr == KHUP_CMD_OPEN_PAGES)
-		err = khup_ioctl_open_pages(&buf.open, claim);
-	else
-		err = op->fn(&buf);
+	err = khup_call(nr, &buf, claim, &nf);
 	if (err)
 		return err;
-	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size)))
+	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size))) {
+		if (nf.file) {
+			fput(nf.file);
+			put_unused_fd(nf.fd);
+		}
 		return -EFAULT;
+	}
+	if (nf.file)
+		fd_install(nf.fd, nf.file);
 	return 0;
 }
 

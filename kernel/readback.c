@@ -199,7 +199,7 @@ static const struct file_operations khup_reader_fops = {
 };
 
 long khup_ioctl_open_pages(struct khup_open_pages *arg,
-			   struct khup_claim *claim)
+			   struct khup_claim *claim, struct khup_new_fd *nf)
 {
 	struct khup_reader *r;
 	struct khup_image *img;
@@ -264,7 +264,8 @@ long khup_ioctl_open_pages(struct khup_open_pages *arg,
 	arg->nr_pages = t->nr_pages;
 	arg->fd = fd;
 	mutex_unlock(&khup_lock);
-	fd_install(fd, file);
+	nf->fd = fd;
+	nf->file = file;
 	return 0;
 
 err_unlock:

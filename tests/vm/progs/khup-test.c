@@ -57,6 +57,7 @@
  * Every failure prints what was expected and what happened.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -932,6 +933,19 @@ static int expect(const char *what, int got, int want)
 	return 1;
 }
 
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (dir && (d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
 static int bad_input(const char *c)
 {
 	static char page[2 * 4096] __attribute__((aligned(4096)));
@@ -1005,6 +1019,26 @@ static int bad_input(const char *c)
 		       expect("pin", pin(999999, 0, &iov, 1, NULL), -ENOENT);
 	}
 	id = create("t");
+	if (!strcmp(c, "fd-on-efault")) {
+		struct khup_open_pages *o;
+		int before, after, r;
+
+		if (pin(id, 0, &iov, 1, NULL))
+			die("pin");
+		/* The struct reads fine but cannot be written back. */
+		o = mmap(NULL, PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		*o = (struct khup_open_pages){
+			.size = sizeof(*o), .id = id, .pid = getpid(),
+		};
+		mprotect(o, PS, PROT_READ);
+		before = count_fds();
+		r = expect("OPEN_PAGES into a read-only struct",
+			   kio(KHUP_IOC_OPEN_PAGES, o), -EFAULT);
+		after = count_fds();
+		printf("open fds before %d, after %d\n", before, after);
+		return r | (after != before);
+	}
 	if (!strcmp(c, "no-such-pid"))
 		return expect(c, pin(id, 0x3ffffff, &iov, 1, NULL), -ESRCH);
 	if (!strcmp(c, "untraced-pid"))
