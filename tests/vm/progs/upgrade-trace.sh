@@ -150,8 +150,7 @@ trace_stage2() {
 	check_eq "khup_seal's fields are the dump's (image, tasks, pages)" "$got" "$want"
 	got=$(sed -nE 's/.*khup_pin: .* pages=([0-9]+) .*/\1/p' "$OUT/got.events" | awk '{ s += $1 } END { print s + 0 }')
 	check_eq "the khup_pin events' pages add up to the dump's" "$got" "$(sed -E 's/.* pages=//' <<<"$want")"
-	check "khup_pin's pids are the dumped tasks (the workload first)" \
-		bash -c "sed -nE 's/.*khup_pin: .* pid=([0-9]+) .*/\1/p' $OUT/got.events | head -n1 | grep -qx $pid"
+	check "khup_pin events for the workload's pid" grep -q "khup_pin: image=[0-9]* pid=$pid " "$OUT/got.events"
 
 	# The trace_marker lines: the writer's task name and the marker's real
 	# function, resolved in the old kernel's symbols
@@ -162,8 +161,8 @@ trace_stage2() {
 	check "the marker's writer is named (khup-upgrade-PID)" \
 		grep -qE '^ *khup-upgrade-[0-9]+ ' <<<"$l"
 	check_eq "the marker's function is the old kernel's" \
-		"$(sed -nE 's/.*[0-9]+\.[0-9]{6}: ([A-Za-z0-9_.]+): khup-upgrade: .*/\1/p' <<<"$l")" \
-		"$(sed -nE 's/.*[0-9]+\.[0-9]{6}: ([A-Za-z0-9_.]+): khup-upgrade: .*/\1/p' <<<"$a")"
+		"$(sed -nE 's/.* ([A-Za-z0-9_.]+): khup-upgrade: .*/\1/p' <<<"$l")" \
+		"$(sed -nE 's/.* ([A-Za-z0-9_.]+): khup-upgrade: .*/\1/p' <<<"$a")"
 	check "the marker's function is tracing_mark_write" grep -q ' tracing_mark_write: khup-upgrade: upgrade start' <<<"$l"
 
 	# The new kernel's half: the restore in order, after the old half on
@@ -171,8 +170,10 @@ trace_stage2() {
 	event_names "$OUT/new-half.txt" | uniq -c | sed 's/^/#   new: /'
 	check "the new kernel's events in order: restore, claim, readback, consume, commit, release" \
 		check_order "$OUT/new-half.txt" khup_restore khup_claim khup_readback khup_consume khup_commit khup_release
-	check "khup_restore: every page came across, none lost" \
-		grep -q "khup_restore: image=[0-9]* pid=$pid pages=$(cat "$OUT/held") lost=0" "$OUT/new-half.txt"
+	check "khup_restore for the workload's pid" grep -q "khup_restore: image=[0-9]* pid=$pid pages=[0-9]* lost=0" "$OUT/new-half.txt"
+	check_eq "khup_restore: every page came across (pages of all tasks), none lost" \
+		"$(sed -nE 's/.*khup_restore: .* pages=([0-9]+) lost=([0-9]+)$/\1 \2/p' "$OUT/new-half.txt" | awk '{ p += $1; l += $2 } END { print p + 0, l + 0 }')" \
+		"$(cat "$OUT/held") 0"
 	check "khup_claim holds the image's pages" grep -q "khup_claim: image=[0-9]* pages=$(cat "$OUT/held")$" "$OUT/new-half.txt"
 	check "no khup_lost, no khup_rollback" bash -c "! grep -qE ' khup_(lost|rollback): ' $OUT/new-half.txt"
 	check "the restore end marker is the new half's last khup-upgrade line" \
