@@ -357,7 +357,7 @@ static void test_decode(const char *base)
 		n = khup_print_timeline(old, new, "7.2-old", "7.3-new", true, f);
 		fclose(f);
 	}
-	for (p = text; p && *p; p = strchr(p, '\n') + 1)
+	for (p = text; p && *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != 0))
 		printf("#   %.*s\n", (int)strcspn(p, "\n"), p);
 	CHECK(n == 5, "timeline: five events (%ld)", n);
 	text = text ? text : strdup("");
