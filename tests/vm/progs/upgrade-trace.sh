@@ -111,6 +111,13 @@ trace_stage2() {
 		"$(cat "$TRACEFS/events/khup/khup_pin/id")" "$(cat "$OUT/pin_id.1")"
 	check "khupd inventory: the image came from $STAGE_RELEASE_1 with every page" \
 		grep -q "restored, .* $(cat "$OUT/held") pages .* created by kernel $STAGE_RELEASE_1" "$OUT/khupd.2.log"
+	# The negative control: the new kernel prints the old buffer with its
+	# own tables (what khup-upgrade printed before it saved the formats)
+	cp "$INST""_prev/trace" "$OUT/new-kernel-view.trace"
+	note "the new kernel's own print of the old marker: $(upgrade_start_line "$OUT/new-kernel-view.trace")"
+	khup_events "$OUT/new-kernel-view.trace" | head -n 2 | sed 's/^/#   new kernel prints: /'
+	check "the new kernel's own print of the old buffer differs from the old kernel's (wrong event table: the test can tell)" \
+		bash -c "! diff -q <(sed -nE 's/.* ([0-9]+\.[0-9]{6}): (khup_[a-z]+: .*)$/\1: \2/p' $OUT/old-kernel.trace) <(sed -nE 's/.* ([0-9]+\.[0-9]{6}): (khup_[a-z]+: .*)$/\1: \2/p' $OUT/new-kernel-view.trace) >/dev/null"
 	check "khup-upgrade --restore" run_to "$OUT/restore.txt" upgrade --restore --images-dir "$OUT/img"
 	sed 's/^/#   /' "$OUT/restore.txt"
 	show_log "$(ls -d "$OUT"/img/1-*)/restore.log"
