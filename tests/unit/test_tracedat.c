@@ -327,7 +327,7 @@ static void test_decode(const char *base)
 {
 	struct tracecmd_input *old = NULL, *new = NULL;
 	long long off_old = 0, off_new = 0;
-	char path[4096], *text = NULL, *kx, *p;
+	char path[4096], *text = NULL, *kx, *p, *q;
 	size_t len = 0;
 	long n = -1;
 	FILE *f;
@@ -378,6 +378,31 @@ static void test_decode(const char *base)
 	      "timeline: the new kernel's khup_pin after the kexec, on the old kernel's axis (15 s)");
 	CHECK(strstr(text, "# ---- before: 7.2-old ----") && strstr(text, "# ---- after: 7.3-new ----"),
 	      "timeline: both kernels named");
+	free(text);
+	if (old)
+		tracecmd_close(old);
+	if (new)
+		tracecmd_close(new);
+
+	/* Unaligned (no offset applied): old half first, then the new one */
+	snprintf(path, sizeof(path), "%s/old.dat", base);
+	old = tracecmd_open(path, TRACECMD_FL_LOAD_NO_PLUGINS);
+	snprintf(path, sizeof(path), "%s/new.dat", base);
+	new = tracecmd_open(path, TRACECMD_FL_LOAD_NO_PLUGINS);
+	text = NULL;
+	n = -1;
+	if (old && new) {
+		f = open_memstream(&text, &len);
+		n = khup_print_timeline(old, new, "a", "b", false, f);
+		fclose(f);
+	}
+	text = text ? text : strdup("");
+	kx = strstr(text, "# ---- kexec ----\n");
+	p = strstr(text, " 2.000001: khup_pin: image=2");
+	q = strstr(text, " 5.000001: khup_pin: image=1");
+	CHECK(n == 5 && kx && p && p > kx && q && q < kx &&
+	      strstr(text, "no clock markers"),
+	      "timeline without aligned clocks: the old half, the kexec, the new half on its own clock");
 	free(text);
 	if (old)
 		tracecmd_close(old);
