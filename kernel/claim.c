@@ -30,13 +30,6 @@
 #include "internal.h"
 #include "trace.h"
 
-/* What a khup:khup_claim event reports (its symbolic names in trace.h). */
-enum {
-	KHUP_TRACE_CLAIM_ROLLBACK = 0,
-	KHUP_TRACE_CLAIM_COMMIT = 1,
-	KHUP_TRACE_CLAIM_TAKEN = 2,
-};
-
 struct khup_claim {
 	struct kref ref;	/* the claim file and every consuming reader */
 	struct khup_image *img;	/* holds an image reference */
@@ -183,7 +176,7 @@ static int khup_claim_release(struct inode *inode, struct file *file)
 		khup_claim_end(c);
 		pr_info("image %llu '%s': claim dropped without commit; %llu consumed pages are readable again\n",
 			img->id, img->name, consumed);
-		trace_khup_claim(img->id, KHUP_TRACE_CLAIM_ROLLBACK, consumed);
+		trace_khup_rollback(img->id, consumed);
 	}
 	khup_claim_put(c);
 	mutex_unlock(&khup_lock);
@@ -208,7 +201,7 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 	khup_claim_end(c);
 	pr_info("image %llu '%s': restore committed (%llu pages consumed, %llu not read); releasing it\n",
 		img->id, img->name, consumed, khup_image_pages(img) - consumed);
-	trace_khup_claim(img->id, KHUP_TRACE_CLAIM_COMMIT, consumed);
+	trace_khup_commit(img->id, consumed);
 	khup_notify(img, KHUP_EVENT_RELEASED);
 	trace_khup_release(img->id, 0, khup_image_pages(img));
 	khup_image_release(img);
@@ -326,7 +319,7 @@ long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf)
 		goto err_unlock_nofree;
 	}
 	img->claim = c;
-	trace_khup_claim(img->id, KHUP_TRACE_CLAIM_TAKEN, 0);
+	trace_khup_claim(img->id, khup_image_pages(img));
 	mutex_unlock(&khup_lock);
 	arg->fd = fd;
 	nf->fd = fd;
@@ -377,6 +370,8 @@ static unsigned long khup_reclaim_consumed(unsigned long nr)
 				pr_warn_ratelimited("image %llu task %d: %llu consumed pages freed under memory pressure; the image can no longer be restored again\n",
 						    img->id, t->pid,
 						    (u64)(freed - before));
+				trace_khup_lost(img->id, t->pid,
+						freed - before);
 			}
 			if (freed >= nr)
 				return freed;

@@ -534,6 +534,8 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 		pr_err("image %llu task %u: %llu pages could not be restored; they read as errors\n",
 		       img->id, pid, lost);
 	trace_khup_restore(img->id, pid, t->held, lost);
+	if (lost)
+		trace_khup_lost(img->id, pid, lost);
 	err = 0;
 out_table:
 	khup_table_in_put(&in);

@@ -155,7 +155,8 @@ static long khup_fallocate(struct file *file, int mode, loff_t off,
 	if (first >= end)
 		goto out;
 	if (r->claim) {
-		khup_consume(t, first, end);
+		trace_khup_consume(r->img->id, r->pid,
+				   khup_consume(t, first, end));
 		goto out;
 	}
 	if (r->img->claim || khup_frozen) {
