@@ -9,13 +9,17 @@ KHUP_CACHE ?= /var/cache/khup
 export KHUP_CACHE
 
 BUILD   := $(CURDIR)/build
-KERNELS := 7.2 7.3
+# The test kernels; 7.2-debug is 7.2 with KASAN, lockdep, kmemleak and
+# fault injection (kernel/config/debug.config), for the fault-injection
+# test in make test and for make test-debug.
+KERNELS := 7.2 7.3 7.2-debug
 # The benchmarks' kernel: the 7.2 test kernel without debug checks
 # (kernel/config/bench.config).
 BENCH_KERNEL := 7.2-bench
+DEBUG_KERNEL := 7.2-debug
 VMFLAGS ?=
 
-.PHONY: all help deps kernel kernel-bench criu plugin modules modules-bench progs userspace unit vmtest test demo bench install install-module install-criu clean
+.PHONY: all help deps kernel kernel-bench test-debug criu plugin modules modules-bench progs userspace unit vmtest test demo bench install install-module install-criu clean
 
 all: userspace
 
@@ -28,7 +32,7 @@ userspace: progs
 help:
 	@echo 'make            build the userspace parts'
 	@echo 'make deps       install Debian packages; fetch kernel/CRIU sources (root)'
-	@echo 'make kernel     build the 7.2 and 7.3 test kernels (cached)'
+	@echo 'make kernel     build the test kernels: 7.2, 7.3 and 7.2-debug (KASAN, lockdep, kmemleak, fault injection) (cached)'
 	@echo 'make kernel-bench  build the benchmarks kernel, 7.2 without debug checks (cached)'
 	@echo 'make criu       build patched CRIU (cached)'
 	@echo 'make plugin     build the CRIU plugin khup_plugin.so'
@@ -36,6 +40,7 @@ help:
 	@echo 'make unit       run the host unit tests'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
 	@echo 'make test       set-up, unit tests, checkpatch, VM tests, bench smoke'
+	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
 	@echo 'make install    install khupd, khupctl, khup-upgrade and the CRIU plugin'
@@ -84,6 +89,14 @@ vmtest: kernel plugin modules userspace
 # another; the last line adds them up (scripts/run-tests).
 test: kernel plugin modules userspace
 	scripts/run-tests $(VMFLAGS)
+
+# The module, criu and daemon VM tests again on the debug kernel, where a
+# KASAN, lockdep or kmemleak report fails the test; tests that name their
+# own kernels (upgrades) keep them; timeouts x3 for KASAN's slowdown.
+DEBUG_TESTS = $(filter-out %upgrade.sh %scale.sh,$(wildcard tests/vm/tests/module-*.sh \
+	tests/vm/tests/criu-kho-*.sh tests/vm/tests/daemon-*.sh))
+test-debug: kernel plugin modules userspace
+	tests/vm/run --kernel $(DEBUG_KERNEL) --timeout-factor 3 --jobs $$(nproc) $(VMFLAGS) $(DEBUG_TESTS)
 
 demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh

@@ -11,6 +11,10 @@
  *                                       by pid, read back via the fd, seal
  *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
  *   khup-test remote-check NAME STATE   read back via the fd, compare
+ *   khup-test faults OP                 fail the 1st, 2nd, ... allocation of
+ *                                       OP (pin, seal, claim, consume,
+ *                                       commit) with fail-nth; after each,
+ *                                       the state is all or nothing
  *   khup-test punch-loop NAME STATE     punch pages one by one, 2 ms apart,
  *                                       until done or a punch fails (EBUSY
  *                                       once frozen for a kexec); outcome
@@ -1613,6 +1617,192 @@ static int lost_check(const char *name, uint64_t want)
 	return bad;
 }
 
+/* ---- fault injection (the debug kernel) ---- */
+
+/*
+ * Arms /proc/thread-self/fail-nth: the @n-th fault-injectable call of this
+ * thread (a slab or page allocation with failslab/fail_page_alloc set to
+ * include sleeping allocations, a user copy) fails.
+ */
+static void fail_nth(int n)
+{
+	int fd = open("/proc/thread-self/fail-nth", O_WRONLY);
+	char buf[16];
+
+	if (fd < 0)
+		die("/proc/thread-self/fail-nth: %s (a kernel with CONFIG_FAULT_INJECTION?)",
+		    strerror(errno));
+	snprintf(buf, sizeof(buf), "%d", n);
+	if (write(fd, buf, strlen(buf)) < 0)
+		die("fail-nth: %s", strerror(errno));
+	close(fd);
+}
+
+/* True if the fault armed with fail_nth() was injected (and disarms it). */
+static int fail_nth_hit(void)
+{
+	int fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	char buf[16] = "";
+	int left;
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		die("fail-nth: %s", strerror(errno));
+	left = atoi(buf);
+	if (write(fd, "0", 1) < 0)
+		die("fail-nth: %s", strerror(errno));
+	close(fd);
+	return left == 0;
+}
+
+static int node_published(void)
+{
+	return access("/sys/kernel/debug/kho/out/sub_fdts/khup", F_OK) == 0;
+}
+
+/*
+ * Fails the n-th allocation (or user copy) of one operation, for n = 1, 2,
+ * ... until the operation gets through without reaching the n-th, and
+ * checks after each failure that the operation did nothing at all or
+ * completed: pages pinned all or none, an image sealed (and published) or
+ * still open with nothing preserved, a claim taken or not, a commit done
+ * or the claim still able to roll back with every page readable.
+ * OP: pin, seal, claim, consume, commit.
+ */
+static int faults(const char *what)
+{
+	static char buf[(64 + 512) * 4096] __attribute__((aligned(2 * 1024 * 1024)));
+	struct iovec iov = { buf, sizeof(buf) };
+	int n, hit, err, bad = 0, injected = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (n = 1; n < 100000; n++) {
+		uint64_t id = create("f"), pages = 0;
+		struct khup_info in;
+		int c = -1, fd = -1;
+
+		if (strcmp(what, "pin")) {
+			err = pin(id, 0, &iov, 1, &pages);
+			if (err)
+				die("PIN: %s", strerror(-err));
+		}
+		if (!strcmp(what, "claim") || !strcmp(what, "consume") ||
+		    !strcmp(what, "commit"))
+			seal(id);
+		if (!strcmp(what, "consume") || !strcmp(what, "commit")) {
+			c = claim(id);
+			if (c < 0)
+				die("CLAIM: %s", strerror(-c));
+		}
+		if (!strcmp(what, "commit")) {
+			fd = claim_open(c, id, getpid());
+			if (fd < 0 || punch_all_fd(fd, sizeof(buf) / PS))
+				die("consume: %s", strerror(errno));
+		}
+
+		fail_nth(n);
+		if (!strcmp(what, "pin")) {
+			err = pin(id, 0, &iov, 1, &pages);
+		} else if (!strcmp(what, "seal")) {
+			struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+			err = kio(KHUP_IOC_SEAL, &op);
+		} else if (!strcmp(what, "claim")) {
+			c = err = claim(id);
+			if (c >= 0)
+				err = 0;
+		} else if (!strcmp(what, "consume")) {
+			fd = err = claim_open(c, id, getpid());
+			if (fd >= 0)
+				err = punch_all_fd(fd, sizeof(buf) / PS);
+		} else if (!strcmp(what, "commit")) {
+			err = commit(c, id);
+		} else {
+			die("unknown fault case %s", what);
+		}
+		hit = fail_nth_hit();
+		injected += hit;
+		in = (struct khup_info){ .size = sizeof(in), .id = id };
+		if (kio(KHUP_IOC_INFO, &in))
+			in.state = 0xff;	/* gone: released by a commit */
+
+		if (!strcmp(what, "pin")) {
+			if (err ? in.nr_pages != 0 : in.nr_pages != sizeof(buf) / PS) {
+				printf("n=%d: PIN %s but the image holds %llu pages\n", n,
+				       err ? strerror(-err) : "succeeded",
+				       (unsigned long long)in.nr_pages);
+				bad = 1;
+			}
+		} else if (!strcmp(what, "seal")) {
+			if (err && (in.state != KHUP_STATE_OPEN || node_published())) {
+				printf("n=%d: SEAL failed (%s) but the image is in state %u, node %s\n",
+				       n, strerror(-err), in.state,
+				       node_published() ? "published" : "absent");
+				bad = 1;
+			}
+			if (err)
+				seal(id);	/* the state must allow it */
+			if (in.state == KHUP_STATE_OPEN && !err)
+				bad = 1;
+		} else if (!strcmp(what, "claim")) {
+			if (err) {
+				/* Not claimed: a claim now must work. */
+				c = claim(id);
+				if (c < 0) {
+					printf("n=%d: CLAIM failed (%s), then again: %s\n",
+					       n, strerror(-err), strerror(-c));
+					bad = 1;
+				}
+			}
+		} else if (!strcmp(what, "consume") || !strcmp(what, "commit")) {
+			if (err && in.state == 0xff) {
+				printf("n=%d: %s failed (%s) but the image is gone\n",
+				       n, what, strerror(-err));
+				bad = 1;
+			}
+			if (err && in.state != 0xff) {
+				/* Roll back: every page readable again. */
+				int rfd;
+				uint64_t p;
+
+				if (fd >= 0)
+					close(fd);
+				close(c);
+				c = fd = -1;
+				rfd = open_pages(id, getpid(), &p);
+				for (p = 0; p < sizeof(buf) / PS; p++)
+					if (pread_err(rfd, p)) {
+						printf("n=%d: page %llu unreadable after the rollback\n",
+						       n, (unsigned long long)p);
+						bad = 1;
+						break;
+					}
+				close(rfd);
+			}
+		}
+		if (err)
+			printf("n=%d: %s failed with %s; consistent\n", n, what,
+			       strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		if (c >= 0)
+			close(c);
+		if (in.state != 0xff) {
+			struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+			if (kio(KHUP_IOC_RELEASE, &op))
+				die("RELEASE after n=%d: %s", n, strerror(errno));
+		}
+		if (bad)
+			return 1;
+		if (!hit) {
+			printf("%s: %d fault points, %d injected, every one consistent\n",
+			       what, n - 1, injected);
+			return injected ? 0 : 1;
+		}
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "self-pin"))
@@ -1625,6 +1815,8 @@ int main(int argc, char **argv)
 		return remote_verify(argv[2], argv[3], 1);
 	if (argc == 4 && !strcmp(argv[1], "remote-check"))
 		return remote_verify(argv[2], argv[3], 0);
+	if (argc == 3 && !strcmp(argv[1], "faults"))
+		return faults(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "punch-loop"))
 		return punch_loop(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "check-each"))
