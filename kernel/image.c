@@ -284,7 +284,6 @@ int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
 	struct khup_ext *last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
 	struct khup_folio kf;
 	bool extend;
-	u32 i;
 	int err;
 
 	if (WARN_ON_ONCE(!nr || t->nr_pages + nr > t->cap_pages))
@@ -330,8 +329,7 @@ int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
 		e->order = order;
 		e->flags = flags;
 	}
-	for (i = 0; i < nr; i++)
-		khup_bit_set(t->present, t->nr_pages + i);
+	khup_bits_set(t->present, t->nr_pages, nr);
 	t->nr_pages += nr;
 	t->held += nr;
 	return 0;

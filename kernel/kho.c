@@ -43,7 +43,7 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 {
 	struct khup_task *t;
 	u64 done = 0, i;
-	u32 j, k, n, span;
+	u32 j, n, span;
 
 	*err = 0;
 	list_for_each_entry(t, &img->tasks, node) {
@@ -60,9 +60,8 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 					     folio_pfn(folio) +
 					     folio_nr_pages(folio) -
 					     (e->pfn + j));
-				for (k = n = 0; k < span; k++)
-					n += khup_bit_test(t->present,
-							   e->first + j + k);
+				n = khup_bits_count(t->present, e->first + j,
+						    span);
 				if (!n)
 					continue;
 				if (done == limit)
@@ -500,12 +499,16 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 			/* The pages of the extent in one folio, at once. */
 			span = min_t(u64, e->nr - j,
 				     (pfn | ((1UL << e->order) - 1)) + 1 - pfn);
-			for (k = n = 0; k < span; k++)
-				n += khup_bit_test(map, e->first + j + k);
+			n = khup_bits_count(map, e->first + j, span);
 			if (!n)
 				continue;
 			ok = (e->flags & KHUP_EXT_F_ZERO) ||
 			     khup_claim_folio(t, e, j, span, n);
+			if (ok && n == span) {
+				khup_bits_set(t->present, e->first + j, span);
+				t->held += span;
+				continue;
+			}
 			for (k = 0; k < span; k++) {
 				if (!khup_bit_test(map, e->first + j + k))
 					continue;

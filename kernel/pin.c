@@ -202,12 +202,16 @@ static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 static u32 khup_run_len(struct page **pages, unsigned long max)
 {
 	struct folio *folio = page_folio(pages[0]);
-	bool zero = is_zero_page(pages[0]);
 	u32 n = 1;
 
-	while (n < max && n < U32_MAX &&
-	       (zero ? is_zero_page(pages[n]) :
-		pages[n] == pages[0] + n && page_folio(pages[n]) == folio))
+	if (is_zero_page(pages[0])) {
+		while (n < max && n < U32_MAX && is_zero_page(pages[n]))
+			n++;
+		return n;
+	}
+	/* The pages of the folio from pages[0] on, at most. */
+	max = min(max, folio_nr_pages(folio) - folio_page_idx(folio, pages[0]));
+	while (n < max && pages[n] == pages[0] + n)
 		n++;
 	return n;
 }

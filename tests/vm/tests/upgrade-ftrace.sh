@@ -63,6 +63,7 @@ refusals() {
 	check "dry run" run_to "$OUT/dry-run.txt" upgrade --dry-run --kernel "$STAGE_KERNEL_2" --pid "$pid" --images-dir "$OUT/img"
 	sed 's/^/#   /' "$OUT/dry-run.txt"
 	check "dry run shows the compatibility checks passing" bash -c "grep -q 'check: KHO format kho-v4 in both kernels' $OUT/dry-run.txt && grep -q 'check: the next kernel.s khup.ko reads node format khup-v2' $OUT/dry-run.txt"
+	check "dry run reports KHO scratch and the tree's share in it" bash -c "grep -q 'khup-upgrade: KHO scratch: .* in [0-9]* range' $OUT/dry-run.txt && grep -q 'khup-upgrade: pid $pid (.*): [0-9]* pages present, [0-9]* in scratch' $OUT/dry-run.txt"
 	check "dry run shows the dump" grep -q "^+ $CRIU dump --kho -t $pid -D $OUT/img/1-$pid" "$OUT/dry-run.txt"
 	check "dry run shows kexec -s -l with kho=on and the trace instance" \
 		grep -q "^+ kexec -s -l $STAGE_KERNEL_2 --command-line=.*kho=on reserve_mem=12M:4096:trace trace_instance=khup@trace trace_instance=khup_prev=khup khup.trace=khup" "$OUT/dry-run.txt"
