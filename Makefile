@@ -19,19 +19,27 @@ BENCH_KERNEL := 7.2-bench
 DEBUG_KERNEL := 7.2-debug
 VMFLAGS ?=
 
-.PHONY: all help deps kernel kernel-bench test-debug criu plugin modules modules-bench progs userspace unit vmtest test demo bench install install-module install-criu clean
+.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit vmtest test demo bench install install-programs install-plugin install-module install-criu clean
 
-all: userspace
+all: userspace man
 
-# The userspace parts: test programs, khupd, khupctl and khup-upgrade. The
-# CRIU plugin needs a built CRIU tree, so it comes with 'make plugin' (part
-# of test, demo and bench).
-userspace: progs
+# What 'make install' installs: khupd, khupctl, khup-upgrade, khup-tracedat.
+programs:
 	@for d in daemon tools; do $(MAKE) -C $$d O=$(BUILD)/$$d || exit 1; done
 
+# The userspace parts and the VM tests' programs. The CRIU plugin needs a
+# built CRIU tree, so it comes with 'make plugin' (part of test, demo and
+# bench).
+userspace: programs progs
+
+# Man pages, from man/*.scd (scdoc).
+man:
+	@$(MAKE) -C man O=$(BUILD)/man
+
 help:
-	@echo 'make            build the userspace parts'
-	@echo 'make deps       install Debian packages; fetch kernel/CRIU sources (root)'
+	@echo 'make            build the userspace parts and the man pages'
+	@echo 'make deps       install Debian packages to build and test; fetch kernel/CRIU sources (root)'
+	@echo 'make deps-build install only what make install needs (root)'
 	@echo 'make kernel     build the test kernels: 7.2, 7.3 and 7.2-debug (KASAN, lockdep, kmemleak, fault injection) (cached)'
 	@echo 'make kernel-bench  build the benchmarks kernel, 7.2 without debug checks (cached)'
 	@echo 'make criu       build patched CRIU (cached)'
@@ -43,17 +51,24 @@ help:
 	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
-	@echo 'make install    install khupd, khupctl, khup-upgrade and the CRIU plugin'
-	@echo 'make install-module  build khup.ko for the running kernel and install it'
+	@echo 'make install    install khupd (unit, settings), khupctl, khup-upgrade, man pages,'
+	@echo '                bash completion and the CRIU plugin (PREFIX, DESTDIR)'
+	@echo 'make install-programs  the same without the CRIU plugin (no CRIU build)'
+	@echo 'make install-module  build khup.ko for KREL (default: the running kernel) and install it'
 	@echo 'make install-criu     install the patched CRIU'
 
+# Everything the tests need; deps-build only what building and installing
+# needs (scripts/deps).
 deps:
 	scripts/deps
+
+deps-build:
+	scripts/deps build
 
 kernel: deps
 	@for k in $(KERNELS); do scripts/build-kernel $$k >/dev/null || exit 1; done
 
-criu: deps
+criu: deps-build
 	scripts/build-criu >/dev/null
 
 plugin: criu
@@ -107,12 +122,20 @@ BENCHFLAGS ?=
 bench: kernel plugin modules modules-bench userspace
 	bench/run --kernel $(BENCH_KERNEL) $(BENCHFLAGS)
 
-# On a real host (PREFIX and DESTDIR are passed through to the parts).
-install: plugin userspace
-	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
-	@for d in daemon tools; do \
-		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d O=$(BUILD)/$$d install || exit 1; fi; \
+# On a real host (PREFIX, DESTDIR and the parts' directory variables are
+# passed through to the parts). Depends on nothing the tests need: the
+# programs, the man pages and the CRIU plugin (which needs a built CRIU).
+# daemon/Makefile runs 'systemctl daemon-reload' when it installs the unit
+# on a live systemd system (DESTDIR empty).
+install: install-programs install-plugin
+
+install-programs: programs man
+	@for d in daemon tools man; do \
+		$(MAKE) --no-print-directory -C $$d O=$(BUILD)/$$d install || exit 1; \
 	done
+
+install-plugin: plugin
+	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
 
 # khup.ko for the kernel this machine runs (it needs CONFIG_KEXEC_HANDOVER
 # and its build tree in /lib/modules/<release>/build).
