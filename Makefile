@@ -19,7 +19,7 @@ BENCH_KERNEL := 7.2-bench
 DEBUG_KERNEL := 7.2-debug
 VMFLAGS ?=
 
-.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit vmtest test demo bench install install-programs install-plugin install-module install-criu clean
+.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
 
 all: userspace man
 
@@ -55,6 +55,7 @@ help:
 	@echo '                bash completion and the CRIU plugin (PREFIX, DESTDIR)'
 	@echo 'make install-programs  the same without the CRIU plugin (no CRIU build)'
 	@echo 'make install-module  build khup.ko for KREL (default: the running kernel) and install it'
+	@echo 'make install-dkms     khup.ko through DKMS, for every kernel with KHO (now and later)'
 	@echo 'make install-criu     install the patched CRIU'
 
 # Everything the tests need; deps-build only what building and installing
@@ -137,13 +138,45 @@ install-programs: programs man
 install-plugin: plugin
 	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
 
-# khup.ko for the kernel this machine runs (it needs CONFIG_KEXEC_HANDOVER
-# and its build tree in /lib/modules/<release>/build).
+# khup.ko for one kernel: KREL (default: the running one), built against
+# KDIR, that kernel's build tree (default: /lib/modules/KREL/build, which
+# Debian's linux-headers-KREL provides). The kernel needs
+# CONFIG_KEXEC_HANDOVER. A production build (no test hooks), so it has its
+# own output directory: build/modules/ holds the test kernels' modules.
+# For every installed kernel at once, use DKMS (make install-dkms).
 KREL ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KREL)/build
 install-module:
-	$(MAKE) -C kernel KDIR=/lib/modules/$(KREL)/build KHUP_OUT=$(BUILD)/modules/$(KREL)
-	install -D -m 0644 $(BUILD)/modules/$(KREL)/khup.ko $(DESTDIR)/lib/modules/$(KREL)/extra/khup.ko
+	@[ -f $(KDIR)/Makefile ] || { echo "install-module: no kernel build tree in $(KDIR): install linux-headers-$(KREL), or pass KDIR=DIR" >&2; exit 1; }
+	@grep -qx 'CONFIG_KEXEC_HANDOVER=y' $(KDIR)/.config || { echo "install-module: $(KDIR) is a kernel without CONFIG_KEXEC_HANDOVER=y: khup.ko needs KHO" >&2; exit 1; }
+	$(MAKE) -C kernel KDIR=$(KDIR) KHUP_OUT=$(BUILD)/modules-install/$(KREL)
+	install -D -m 0644 $(BUILD)/modules-install/$(KREL)/khup.ko $(DESTDIR)/lib/modules/$(KREL)/extra/khup.ko
 	[ -n "$(DESTDIR)" ] || depmod -a $(KREL)
+
+# khup.ko through DKMS: the module's sources and dkms.conf into
+# /usr/src/khup-VERSION; on the live system (DESTDIR empty) also 'dkms add'
+# and a build and install for every kernel in /lib/modules that has its
+# build tree (dkms.conf skips kernels without KHO: dkms exits 77 for them).
+# Kernels installed later get the module from DKMS's kernel hook.
+DKMS_VERSION = $(shell scripts/version --base)
+DKMS_SRC = $(DESTDIR)/usr/src/khup-$(DKMS_VERSION)
+install-dkms:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kernel $(DKMS_SRC)/include/uapi/linux
+	install -m 0644 kernel/Makefile kernel/*.c kernel/*.h $(DKMS_SRC)/kernel/
+	install -m 0644 include/uapi/linux/khup.h $(DKMS_SRC)/include/uapi/linux/
+	sed 's|@VERSION@|$(DKMS_VERSION)|' dkms.conf >$(DKMS_SRC)/dkms.conf
+	@if [ -z "$(DESTDIR)" ]; then \
+		command -v dkms >/dev/null || { echo "install-dkms: dkms not found (Debian package dkms)" >&2; exit 1; }; \
+		dkms status -m khup -v $(DKMS_VERSION) | grep -q . && dkms remove khup/$(DKMS_VERSION) --all; \
+		dkms add khup/$(DKMS_VERSION) || exit 1; \
+		for b in /lib/modules/*/build; do \
+			[ -f $$b/Makefile ] || continue; \
+			k=$${b#/lib/modules/}; k=$${k%/build}; \
+			dkms install khup/$(DKMS_VERSION) -k $$k; rc=$$?; \
+			[ $$rc -eq 0 ] || [ $$rc -eq 77 ] || exit 1; \
+		done; \
+	fi
 
 install-criu: criu
 	$(MAKE) -C $$(scripts/build-criu --path) install-criu PREFIX=$(or $(PREFIX),/usr/local)
