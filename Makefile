@@ -19,7 +19,7 @@ BENCH_KERNEL := 7.2-bench
 DEBUG_KERNEL := 7.2-debug
 VMFLAGS ?=
 
-.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
+.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
 
 all: userspace man
 
@@ -46,6 +46,7 @@ help:
 	@echo 'make plugin     build the CRIU plugin khup_plugin.so'
 	@echo 'make modules    build khup.ko for each test kernel'
 	@echo 'make unit       run the host unit tests'
+	@echo 'make check-install  stage make install in a temporary DESTDIR; check man, --version, completion, unit'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
 	@echo 'make test       set-up, unit tests, checkpatch, VM tests, bench smoke'
 	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
@@ -96,6 +97,11 @@ progs:
 
 unit:
 	@$(MAKE) --no-print-directory -C tests/unit O=$(BUILD)/unit run
+
+# What make install puts on a host, staged in a temporary DESTDIR and
+# checked there (seconds; part of make test).
+check-install:
+	@tests/host/install.sh
 
 vmtest: kernel plugin modules userspace
 	tests/vm/run $(VMFLAGS)
