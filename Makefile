@@ -48,7 +48,7 @@ help:
 	@echo 'make unit       run the host unit tests'
 	@echo 'make check-install  stage make install in a temporary DESTDIR; check man, --version, completion, unit'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
-	@echo 'make test       set-up, unit tests, checkpatch, VM tests, bench smoke'
+	@echo 'make test       set-up, unit tests, install checks, checkpatch, VM tests, bench smoke'
 	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
