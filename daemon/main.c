@@ -33,7 +33,10 @@
 /* An unrestored image is the only copy of its memory: no TTL unless asked. */
 #define DEFAULT_TTL	0
 #define DEFAULT_INTERVAL 10
+/* The Makefile sets it from SYSCONFDIR, where 'make install' puts it. */
+#ifndef DEFAULT_CONFIG
 #define DEFAULT_CONFIG	"/etc/khup/khupd.conf"
+#endif
 
 struct khupd_config cfg = {
 	.state_dir = "/run/khupd",
