@@ -103,12 +103,12 @@ for page in "$dest$prefix"/share/man/man*/*; do
 done
 
 # --- --version -----------------------------------------------------------
-for prog in khupd khupctl khup-upgrade; do
+for prog in khupd khupctl khup-upgrade khup-tracedat; do
 	check "$prog --version prints '$prog $version'" \
 		test "$("$sbin/$prog" --version 2>&1)" = "$prog $version"
 	check "$prog -V equals --version" \
 		test "$("$sbin/$prog" -V 2>&1)" = "$("$sbin/$prog" --version 2>&1)"
-	check "$prog --help names -V, --version" grep -q -- '-V, --version' <("$sbin/$prog" --help)
+	check "$prog --help names -V and --version" grep -qE -- '-V(, |\|)--version' <("$sbin/$prog" --help)
 done
 
 # --- khupd's settings file -------------------------------------------------
