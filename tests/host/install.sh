@@ -71,6 +71,8 @@ result $? "the installed files are exactly the expected ones" "$work/diff"
 # --- the unit ------------------------------------------------------------
 unit=$dest/lib/systemd/system/khupd.service
 missing=
+# Documentation= holds several words on one line
+# shellcheck disable=SC2013
 for page in $(sed -n 's/^Documentation=//p' "$unit" 2>/dev/null); do
 	p=${page#man:} name=${p%(*} sec=${p#*(}
 	sec=${sec%)}

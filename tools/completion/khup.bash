@@ -95,7 +95,7 @@ _khup_upgrade()
 _khupctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local prog=${COMP_WORDS[0]} help opt mv cmd= w i synopsis
+	local prog=${COMP_WORDS[0]} help opt mv cmd='' w i synopsis
 
 	COMPREPLY=()
 	help=$("$prog" --help 2>/dev/null) || return 0
