@@ -48,6 +48,27 @@ check() {
 echo "KTAP version 1"
 echo "# version $version"
 
+# --- what make install depends on --------------------------------------------
+# Walks the top Makefile's rules from 'install': it must reach the CRIU
+# build (the plugin) and deps-build, never the test set-up.
+make -pRrq -C "$top" : 2>/dev/null | sed -nE 's/^([a-z][a-z0-9-]*):( (.*))?$/\1 \3/p' >"$work/rules"
+reach() {
+	local todo=("$@") seen=" " t
+	while [ ${#todo[@]} -gt 0 ]; do
+		t=${todo[0]}
+		todo=("${todo[@]:1}")
+		case $seen in *" $t "*) continue ;; esac
+		seen+="$t "
+		echo "$t"
+		# shellcheck disable=SC2207
+		todo+=($(awk -v t="$t" '$1 == t { $1 = ""; print }' "$work/rules"))
+	done
+}
+reach install >"$work/reached"
+bad=$(grep -xE 'deps|kernel|kernel-bench|modules|modules-bench|progs|userspace' "$work/reached")
+result "$([ -z "$bad" ] && grep -qx deps-build "$work/reached"; echo $?)" \
+	"make install needs deps-build, not the tests' set-up (reached: $(tr '\n' ' ' <"$work/reached"))"
+
 # --- the staged installation ---------------------------------------------
 check "make install-programs DESTDIR=<tmp> succeeds" \
 	make -s -C "$top" install-programs DESTDIR="$dest"
