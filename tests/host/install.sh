@@ -89,6 +89,27 @@ usr/local/share/man/man8/khupd.8"
 diff -u <(echo "$expected") "$work/files" >"$work/diff"
 result $? "the installed files are exactly the expected ones" "$work/diff"
 
+# --- DKMS source tree --------------------------------------------------------
+base=$("$top/scripts/version" --base)
+src=$work/dkms/usr/src/khup-$base
+check "make install-dkms DESTDIR=<tmp> stages /usr/src/khup-$base" \
+	make -s -C "$top" install-dkms DESTDIR="$work/dkms"
+# every object Kbuild links into khup.ko has its source in the tree
+objs=$(sed -nE '/^khup-y/,/[^\\]$/p' "$top/kernel/Makefile" | grep -oE '[a-z_]+\.o')
+missing=
+for o in $objs; do
+	[ -f "$src/kernel/${o%.o}.c" ] || missing+=" ${o%.o}.c"
+done
+[ -f "$src/include/uapi/linux/khup.h" ] || missing+=" include/uapi/linux/khup.h"
+echo "#   missing:$missing" >"$work/out"
+result "$([ -z "$missing" ] && [ -n "$objs" ]; echo $?)" \
+	"the DKMS tree has every source of khup.ko ($(echo "$objs" | wc -w) objects) and the UAPI header" "$work/out"
+check "dkms.conf names khup $base and builds kernel/khup.ko" bash -c "
+	kernel_source_dir=/k dkms_tree=/d; . '$src/dkms.conf' &&
+	[ \"\$PACKAGE_NAME/\$PACKAGE_VERSION\" = khup/$base ] &&
+	[ \"\${BUILT_MODULE_NAME[0]}\" = khup ] && [ \"\${BUILT_MODULE_LOCATION[0]}\" = kernel/ ] &&
+	[ \"\$BUILD_EXCLUSIVE_CONFIG\" = CONFIG_KEXEC_HANDOVER ]"
+
 # --- the unit ------------------------------------------------------------
 unit=$dest/lib/systemd/system/khupd.service
 missing=
