@@ -15,6 +15,7 @@
 #include <trace-cmd.h>
 
 #include "tracedat.h"
+#include "version.h"	/* generated: scripts/version --header */
 
 #define PROG "khup-tracedat"
 
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 		"Usage: " PROG " drain INSTANCE_DIR OUTDIR\n"
 		"       " PROG " clock FILE.dat\n"
 		"       " PROG " timeline [--before NAME] [--after NAME] OLD.dat NEW.dat\n"
+		"       " PROG " -h|--help | -V|--version\n"
 		"drain     read every CPU's trace_pipe_raw of a trace instance (without\n"
 		"          blocking) into OUTDIR/cpuN.raw; print the files in CPU order\n"
 		"clock     print the wall-clock time (ns) of the file's trace time 0, from\n"
@@ -147,6 +149,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf(PROG " %s\n", KHUP_VERSION);
 		return 0;
 	}
 	tracecmd_set_loglevel(TEP_LOG_ERROR);

@@ -38,6 +38,7 @@
 #include <linux/khup.h>
 
 #include "khupctl.h"
+#include "version.h"	/* generated: scripts/version --header */
 
 static const char *dev_path = "/dev/khup";
 const char *debugfs = "/sys/kernel/debug";
@@ -931,9 +932,11 @@ static void usage(FILE *f)
 	      "      --device PATH     khup device (default /dev/khup)\n"
 	      "      --debugfs DIR     debugfs mount (default /sys/kernel/debug)\n"
 	      "  -h, --help            this text\n"
+	      "  -V, --version         print the version\n"
 	      "\n"
 	      "Exit status: 0 success, 1 an operation failed, 2 usage error,\n"
-	      "3 khup.ko not loaded, 4 no such image, 5 no KHO tree.\n", f);
+	      "3 khup.ko not loaded, 4 no such image, 5 no KHO tree.\n"
+	      "See khupctl(8).\n", f);
 }
 
 int main(int argc, char **argv)
@@ -943,6 +946,7 @@ int main(int argc, char **argv)
 		{ "device", required_argument, NULL, 'D' },
 		{ "debugfs", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd;
@@ -952,7 +956,7 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			json = true;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			break;
@@ -964,6 +968,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("khupctl %s\n", KHUP_VERSION);
 			return EXIT_OK;
 		default:
 			usage(stderr);
