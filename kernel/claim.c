@@ -268,7 +268,7 @@ err:
 	return -ENOMEM;
 }
 
-long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf)
+long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_ret *nf)
 {
 	struct khup_image *img;
 	struct khup_claim *c;

@@ -154,14 +154,26 @@ u64 khup_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
 
-/* An fd a handler created, installed by khup_ioctl_dispatch(). */
-struct khup_new_fd {
+/*
+ * What a handler leaves for khup_ioctl_dispatch(), which copies the
+ * ioctl's output to the caller afterwards: a new fd to install once that
+ * copy worked, or what to undo if it failed (an image created, pages
+ * pinned), so that a failed ioctl never changed anything.
+ */
+struct khup_ret {
 	int fd;
 	struct file *file;
+	u64 undo_id;		/* CREATE: the new image; PIN: the image */
+	pid_t undo_tgid;	/* PIN: the task, its size before the call */
+	u64 undo_pages;
+	u64 undo_ext;
+	u32 undo_last;
+	u64 undo_pinned;	/* PIN: pages pinned by the call, 0: nothing */
+	bool undo_new_task;
 };
 
 /* claim.c */
-long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf);
+long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_ret *nf);
 void khup_claim_hold(struct khup_claim *c);
 void khup_claim_put(struct khup_claim *c);
 bool khup_claim_active(const struct khup_claim *c);
@@ -187,12 +199,13 @@ void khup_exit_writes_reattach(struct khup_image *img);
 void khup_exit_writes_forget(struct khup_task *t);
 
 /* pin.c */
-long khup_ioctl_pin(struct khup_pin *arg);
+long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret);
+void khup_pin_undo(const struct khup_ret *ret);
 long khup_ioctl_prepare(struct khup_prepare *arg);
 
 /* readback.c */
 long khup_ioctl_open_pages(struct khup_open_pages *arg,
-			   struct khup_claim *claim, struct khup_new_fd *nf);
+			   struct khup_claim *claim, struct khup_ret *nf);
 long khup_ioctl_restore_self(struct khup_restore_self *arg);
 
 /* kho.c */

@@ -102,7 +102,7 @@ static int khup_check_name(const char *name)
  */
 bool khup_frozen;
 
-static long khup_ioctl_create(struct khup_create *arg)
+static long khup_ioctl_create(struct khup_create *arg, struct khup_ret *ret)
 {
 	struct khup_image *img;
 	int err;
@@ -117,8 +117,10 @@ static long khup_ioctl_create(struct khup_create *arg)
 	mutex_lock(&khup_lock);
 	img = khup_frozen ? ERR_PTR(-EBUSY) :
 	      khup_image_new(arg->name, current_euid(), khup_next_id());
-	if (!IS_ERR(img))
+	if (!IS_ERR(img)) {
 		arg->id = img->id;
+		ret->undo_id = img->id;
+	}
 	mutex_unlock(&khup_lock);
 	return PTR_ERR_OR_ZERO(img);
 }
@@ -388,34 +390,57 @@ union khup_ucmd {
 	struct khup_prepare prepare;
 };
 
-/* The struct of each ioctl: its size now and in its first version. */
+/*
+ * The struct of each ioctl: its size now and in its first version, and
+ * whether it has outputs to copy back (SEAL and RELEASE have none: a
+ * failed copy must not turn their success into an error).
+ */
 struct khup_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
+	bool out;
 };
 
-#define KHUP_OP(_cmd, _struct, _last)					\
+#define KHUP_OP(_cmd, _struct, _last, _out)				\
 	[_cmd] = {							\
 		.size = sizeof(_struct) +				\
 			BUILD_BUG_ON_ZERO(sizeof(union khup_ucmd) <	\
 					  sizeof(_struct)),		\
 		.min_size = offsetofend(_struct, _last),		\
+		.out = _out,						\
 	}
 
 static const struct khup_ioctl_op khup_ops[] = {
-	KHUP_OP(KHUP_CMD_CREATE, struct khup_create, id),
-	KHUP_OP(KHUP_CMD_PIN, struct khup_pin, offset),
-	KHUP_OP(KHUP_CMD_SEAL, struct khup_image_op, id),
-	KHUP_OP(KHUP_CMD_RELEASE, struct khup_image_op, id),
-	KHUP_OP(KHUP_CMD_INFO, struct khup_info, release),
-	KHUP_OP(KHUP_CMD_LIST, struct khup_list, ids),
-	KHUP_OP(KHUP_CMD_OPEN_PAGES, struct khup_open_pages, nr_pages),
-	KHUP_OP(KHUP_CMD_RESTORE_SELF, struct khup_restore_self, nr_pages),
-	KHUP_OP(KHUP_CMD_TASKS, struct khup_tasks, tasks),
-	KHUP_OP(KHUP_CMD_EXTENTS, struct khup_extents, extents),
-	KHUP_OP(KHUP_CMD_CLAIM, struct khup_claim_op, reserved),
-	KHUP_OP(KHUP_CMD_PREPARE, struct khup_prepare, nr_migrated),
+	KHUP_OP(KHUP_CMD_CREATE, struct khup_create, id, true),
+	KHUP_OP(KHUP_CMD_PIN, struct khup_pin, offset, true),
+	KHUP_OP(KHUP_CMD_SEAL, struct khup_image_op, id, false),
+	KHUP_OP(KHUP_CMD_RELEASE, struct khup_image_op, id, false),
+	KHUP_OP(KHUP_CMD_INFO, struct khup_info, release, true),
+	KHUP_OP(KHUP_CMD_LIST, struct khup_list, ids, true),
+	KHUP_OP(KHUP_CMD_OPEN_PAGES, struct khup_open_pages, nr_pages, true),
+	KHUP_OP(KHUP_CMD_RESTORE_SELF, struct khup_restore_self, nr_pages,
+		true),
+	KHUP_OP(KHUP_CMD_TASKS, struct khup_tasks, tasks, true),
+	KHUP_OP(KHUP_CMD_EXTENTS, struct khup_extents, extents, true),
+	KHUP_OP(KHUP_CMD_CLAIM, struct khup_claim_op, reserved, true),
+	KHUP_OP(KHUP_CMD_PREPARE, struct khup_prepare, nr_migrated, true),
 };
+
+/* The output could not be copied: undo what the call did. */
+static void khup_undo(unsigned int nr, struct khup_ret *ret)
+{
+	if (ret->file) {
+		fput(ret->file);
+		put_unused_fd(ret->fd);
+	}
+	if (nr == KHUP_CMD_CREATE && ret->undo_id) {
+		mutex_lock(&khup_lock);
+		khup_release_locked(ret->undo_id);
+		mutex_unlock(&khup_lock);
+	}
+	if (nr == KHUP_CMD_PIN && ret->undo_pinned)
+		khup_pin_undo(ret);
+}
 
 /*
  * Direct calls with each handler's own argument type, no function-pointer
@@ -423,13 +448,13 @@ static const struct khup_ioctl_op khup_ops[] = {
  * it in @nf, to be installed only once its number reached the caller.
  */
 static long khup_call(unsigned int nr, union khup_ucmd *u,
-		      struct khup_claim *claim, struct khup_new_fd *nf)
+		      struct khup_claim *claim, struct khup_ret *nf)
 {
 	switch (nr) {
 	case KHUP_CMD_CREATE:
-		return khup_ioctl_create(&u->create);
+		return khup_ioctl_create(&u->create, nf);
 	case KHUP_CMD_PIN:
-		return khup_ioctl_pin(&u->pin);
+		return khup_ioctl_pin(&u->pin, nf);
 	case KHUP_CMD_SEAL:
 		return khup_ioctl_seal(&u->op);
 	case KHUP_CMD_RELEASE:
@@ -459,14 +484,14 @@ static long khup_call(unsigned int nr, union khup_ucmd *u,
  * states its struct size; bytes the kernel does not know must be zero
  * (E2BIG otherwise, from copy_struct_from_user()); outputs are copied back
  * for the size the user knows. @claim is set for the ioctls issued on a
- * claim fd (claim.c), which only open consuming readers. A new fd is
- * installed after the output was copied, so a failed copy leaves no fd
- * behind in the caller's table.
+ * claim fd (claim.c), which only open consuming readers. If the output
+ * cannot be copied, what the call did is undone (a new fd is installed
+ * only after the copy): an ioctl that fails changed nothing.
  */
 long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
 			 struct khup_claim *claim)
 {
-	struct khup_new_fd nf = { .fd = -1 };
+	struct khup_ret ret = { .fd = -1 };
 	const struct khup_ioctl_op *op;
 	union khup_ucmd buf;
 	unsigned int nr;
@@ -488,18 +513,15 @@ long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
 	err = copy_struct_from_user(&buf, op->size, ubuf, usize);
 	if (err)
 		return err;
-	err = khup_call(nr, &buf, claim, &nf);
+	err = khup_call(nr, &buf, claim, &ret);
 	if (err)
 		return err;
-	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size))) {
-		if (nf.file) {
-			fput(nf.file);
-			put_unused_fd(nf.fd);
-		}
+	if (op->out && copy_to_user(ubuf, &buf, min_t(u32, usize, op->size))) {
+		khup_undo(nr, &ret);
 		return -EFAULT;
 	}
-	if (nf.file)
-		fd_install(nf.fd, nf.file);
+	if (ret.file)
+		fd_install(ret.fd, ret.file);
 	return 0;
 }
 

@@ -237,7 +237,7 @@ static struct khup_image *khup_pin_target(u64 id)
  */
 static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 			    pid_t tgid, const struct iovec *iov,
-			    struct page **pages, u64 npages)
+			    struct page **pages, u64 npages, struct khup_ret *ret)
 {
 	u64 old_pages, old_ext, k = 0;
 	struct khup_image *img;
@@ -295,11 +295,42 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 	atomic64_add(npages, &khup_stats.pinned);
 	arg->nr_pages = npages;
 	arg->offset = old_pages << PAGE_SHIFT;
+	*ret = (struct khup_ret){
+		.fd = ret->fd, .undo_id = img->id, .undo_tgid = tgid,
+		.undo_pages = old_pages, .undo_ext = old_ext,
+		.undo_last = old_last, .undo_pinned = npages,
+		.undo_new_task = new_task,
+	};
 	trace_khup_pin(img->id, tgid, npages, t->nr_ext - old_ext);
 	return 0;
 }
 
-long khup_ioctl_pin(struct khup_pin *arg)
+/*
+ * The caller never learnt of its pin (the output copy failed): unpin
+ * exactly what it added, if the task is as the call left it (a later pin
+ * into the same task, or a seal, keeps them; the caller's EFAULT then
+ * stands for an outcome it can see with KHUP_IOC_TASKS).
+ */
+void khup_pin_undo(const struct khup_ret *ret)
+{
+	struct khup_image *img;
+	struct khup_task *t;
+
+	mutex_lock(&khup_lock);
+	img = khup_image_find(ret->undo_id);
+	t = img ? khup_task_find(img, ret->undo_tgid) : NULL;
+	if (t && img->state == KHUP_STATE_OPEN &&
+	    t->nr_pages == ret->undo_pages + ret->undo_pinned) {
+		khup_task_truncate(img, t, ret->undo_pages, ret->undo_ext,
+				   ret->undo_last);
+		if (ret->undo_new_task)
+			khup_task_free(img, t);
+		atomic64_sub(ret->undo_pinned, &khup_stats.pinned);
+	}
+	mutex_unlock(&khup_lock);
+}
+
+long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 {
 	u64 start = ktime_get_ns(), npages, done = 0, migrated;
 	struct task_struct *task;
@@ -371,7 +402,7 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	}
 
 	mutex_lock(&khup_lock);
-	err = khup_pin_commit(arg, task, tgid, iov, pages, npages);
+	err = khup_pin_commit(arg, task, tgid, iov, pages, npages, ret);
 	mutex_unlock(&khup_lock);
 	if (!err) {
 		atomic64_add(migrated, &khup_stats.cma_migrated);

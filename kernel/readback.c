@@ -200,7 +200,7 @@ static const struct file_operations khup_reader_fops = {
 };
 
 long khup_ioctl_open_pages(struct khup_open_pages *arg,
-			   struct khup_claim *claim, struct khup_new_fd *nf)
+			   struct khup_claim *claim, struct khup_ret *nf)
 {
 	struct khup_reader *r;
 	struct khup_image *img;
