@@ -1624,33 +1624,37 @@ static int lost_check(const char *name, uint64_t want)
  * thread (a slab or page allocation with failslab/fail_page_alloc set to
  * include sleeping allocations, a user copy) fails.
  */
+static int fail_nth_fd = -1;
+
 static void fail_nth(int n)
 {
-	int fd = open("/proc/thread-self/fail-nth", O_WRONLY);
 	char buf[16];
 
-	if (fd < 0)
+	/* Opened once: opening it allocates, which must not take the fault. */
+	if (fail_nth_fd < 0)
+		fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fail_nth_fd < 0)
 		die("/proc/thread-self/fail-nth: %s (a kernel with CONFIG_FAULT_INJECTION?)",
 		    strerror(errno));
 	snprintf(buf, sizeof(buf), "%d", n);
-	if (write(fd, buf, strlen(buf)) < 0)
+	if (pwrite(fail_nth_fd, buf, strlen(buf), 0) < 0)
 		die("fail-nth: %s", strerror(errno));
-	close(fd);
 }
 
-/* True if the fault armed with fail_nth() was injected (and disarms it). */
+/*
+ * True if the fault armed with fail_nth() was injected; disarms it either
+ * way (reading and writing the open file allocate nothing).
+ */
 static int fail_nth_hit(void)
 {
-	int fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	char buf[16] = "";
 	int left;
 
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+	if (pread(fail_nth_fd, buf, sizeof(buf) - 1, 0) < 0)
 		die("fail-nth: %s", strerror(errno));
 	left = atoi(buf);
-	if (write(fd, "0", 1) < 0)
+	if (pwrite(fail_nth_fd, "0", 1, 0) < 0)
 		die("fail-nth: %s", strerror(errno));
-	close(fd);
 	return left == 0;
 }
 
