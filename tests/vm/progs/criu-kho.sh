@@ -273,3 +273,46 @@ kho_kexec_stage2() {
 	wl_stop "$wl"
 	check "rmmod" rmmod khup
 }
+
+# ---- lazy restore (criu restore --kho --lazy-pages + criu lazy-pages --kho)
+
+# lazy_daemon_start DESCRIPTION LOG: start "criu lazy-pages --kho" for
+# $IMG in the background and wait until it holds the image's claim (its
+# note khup-lazy.claim is in $IMG); sets $lazypid (a child of the stage's
+# shell, to wait for). An assertion itself: check would run it in a
+# subshell.
+lazy_daemon_start() {
+	rm -f "$IMG/khup-lazy.claim"
+	criu_run "$2" lazy-pages --kho -D "$IMG" >"$IMG/$2.out" 2>&1 </dev/null &
+	lazypid=$!
+	if wait_file "$IMG/khup-lazy.claim" 120; then
+		pass "$1"
+	else
+		fail "$1" "no khup-lazy.claim after 120 s"
+		show_log "$IMG/$2"
+	fi
+}
+
+# wl_ping DIR: ask the workload for a pong (SIGHUP): an answer that reads
+# none of its big regions; fails if none comes within 60 s
+wl_ping() {
+	rm -f "$1/pong"
+	kill -HUP "$(kv "$1/ready" pid)" || return 1
+	wait_file "$1/pong" 60
+}
+
+# wl_ran DIR OLD PONG: every thread counter and the child's counter in
+# PONG are above those of report OLD
+wl_ran() {
+	local k rc=0
+	for k in thread0 thread1 thread2 thread3 childcount; do
+		if [ "$(kv "$3" $k)" -le "$(kv "$2" $k)" ]; then
+			echo "$k did not advance: $(kv "$2" $k) -> $(kv "$3" $k)"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# now_ms: CLOCK_REALTIME in ms
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
