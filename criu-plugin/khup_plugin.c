@@ -689,7 +689,9 @@ static int load_image(void)
 {
 	bool missing;
 
-	if (!check_and_remove_inventory_plugin(KHUP_PLUGIN_NAME, strlen(KHUP_PLUGIN_NAME)))
+	/* (the lazy-pages daemon does not read the inventory: khup.img says) */
+	if (st.stage == CR_PLUGIN_STAGE__RESTORE &&
+	    !check_and_remove_inventory_plugin(KHUP_PLUGIN_NAME, strlen(KHUP_PLUGIN_NAME)))
 		return 0; /* not a khup dump */
 
 	st.ie = read_khup_img(&missing);

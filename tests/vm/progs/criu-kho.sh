@@ -281,9 +281,14 @@ kho_kexec_stage2() {
 # note khup-lazy.claim is in $IMG); sets $lazypid (a child of the stage's
 # shell, to wait for). An assertion itself: check would run it in a
 # subshell.
+# The daemon listens on a unix socket in the work directory, which the
+# restore connects to: the images are on 9p, where no socket can be bound,
+# so both work in $LAZY_WD (logs go to $IMG all the same).
+LAZY_WD=/tmp/khup-lazy-wd
 lazy_daemon_start() {
 	rm -f "$IMG/khup-lazy.claim"
-	criu_run "$2" lazy-pages --kho -D "$IMG" >"$IMG/$2.out" 2>&1 </dev/null &
+	mkdir -p "$LAZY_WD"
+	criu_run "$IMG/$2" lazy-pages --kho -D "$IMG" -W "$LAZY_WD" >"$IMG/$2.out" 2>&1 </dev/null &
 	lazypid=$!
 	if wait_file "$IMG/khup-lazy.claim" 120; then
 		pass "$1"
@@ -291,6 +296,11 @@ lazy_daemon_start() {
 		fail "$1" "no khup-lazy.claim after 120 s"
 		show_log "$IMG/$2"
 	fi
+}
+
+# lazy_restore LOG: criu restore --kho --lazy-pages of $IMG, detached
+lazy_restore() {
+	criu_run "$IMG/$1" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD" --restore-detached
 }
 
 # wl_ping DIR: ask the workload for a pong (SIGHUP): an answer that reads

@@ -22,7 +22,7 @@ stage2() {
 	check_eq "the claim is the daemon's" "$(khup_images | awk '{ print $7 }')" "$lazypid"
 
 	t0=$(now_ms)
-	check "criu restore --kho --lazy-pages" criu_run restore.log restore --kho --lazy-pages -D "$IMG" --restore-detached
+	check "criu restore --kho --lazy-pages" lazy_restore restore.log
 	t1=$(now_ms)
 	check "the workload answers (pong) right after the restore" wl_ping "$wl"
 	# what is left at the moment of the answer
