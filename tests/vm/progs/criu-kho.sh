@@ -288,7 +288,9 @@ LAZY_WD=/tmp/khup-lazy-wd
 lazy_daemon_start() {
 	rm -f "$IMG/khup-lazy.claim"
 	mkdir -p "$LAZY_WD"
-	criu_run "$IMG/$2" lazy-pages --kho -D "$IMG" -W "$LAZY_WD" >"$IMG/$2.out" 2>&1 </dev/null &
+	# not through criu_run: $lazypid must be criu itself, not a subshell
+	"$CRIU" lazy-pages --kho -D "$IMG" -W "$LAZY_WD" --libdir "$KHUP_PLUGIN_DIR" -v4 -o "$IMG/$2" \
+		>"$IMG/$2.out" 2>&1 </dev/null &
 	lazypid=$!
 	if wait_file "$IMG/khup-lazy.claim" 120; then
 		pass "$1"
