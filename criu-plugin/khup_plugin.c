@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -922,6 +923,28 @@ static int khup_lazy_pages_uffd(int pid, int uffd)
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__LAZY_PAGES_UFFD, khup_lazy_pages_uffd)
 
 /*
+ * In the daemon: the memory of task @pid is filled and @uffd is closed
+ * next. The module must let go of it, or the task's later faults (on
+ * memory that had no contents at dump) would wait for the commit.
+ */
+static int khup_lazy_pages_filled(int pid, int uffd)
+{
+	struct khup_claim_tie t = { .size = sizeof(t), .flags = KHUP_TIE_FILLED, .uffd = uffd };
+
+	if (!st.active || st.stage != CR_PLUGIN_STAGE__LAZY_PAGES)
+		return -ENOTSUP;
+	if (ioctl(st.claim, KHUP_IOC_CLAIM_TIE, &t)) {
+		/* a child forked during the fill has a userfaultfd of its own */
+		if (errno != ENOENT)
+			pr_perror("Can't untie the userfaultfd of task %d", pid);
+		return 0;
+	}
+	pr_info("Task %d: every page copied\n", pid);
+	return 0;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__LAZY_PAGES_FILLED, khup_lazy_pages_filled)
+
+/*
  * Success commits the claim: the image is released and its pages freed.
  * Failure (here, or CRIU dying before it gets here) drops the claim: the
  * consumed pages are readable again and the image can be restored anew.
@@ -958,6 +981,77 @@ static void restore_fini(int ret)
 		pr_perror("Can't commit the restore of " KHUP_DEV " image %" PRIu64, st.id);
 	else
 		pr_info("Restored; committed and released " KHUP_DEV " image '%s'\n", st.ie->name);
+}
+
+#define THP_SIZE (2UL << 20)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/*
+ * The daemon filled the tasks' memory a base page at a time. Give them back
+ * the huge pages they had at dump: every 2 MiB range that was one folio (an
+ * extent of order 9) is collapsed with process_madvise(MADV_COLLAPSE), now
+ * that all its pages are present. Best effort: returns the bytes collapsed.
+ */
+static uint64_t collapse_thp(void)
+{
+	struct khup_extent *ext = NULL;
+	struct iovec iov[256];
+	uint64_t done = 0;
+
+	for (size_t i = 0; i < st.ie->n_tasks; i++) {
+		KhupTaskEntry *t = st.ie->tasks[i];
+		struct khup_extents e = { .size = sizeof(e), .id = st.id, .pid = t->pid };
+		int n = 0, pidfd;
+		ssize_t r;
+
+		free(ext);
+		ext = calloc(t->nr_extents ? t->nr_extents : 1, sizeof(*ext));
+		if (!ext)
+			break;
+		e.count = t->nr_extents;
+		e.extents = (uintptr_t)ext;
+		if (ioctl(st.dev, KHUP_IOC_EXTENTS, &e))
+			continue;
+		pidfd = syscall(SYS_pidfd_open, t->pid, 0);
+		if (pidfd < 0)
+			continue; /* exited */
+		for (uint64_t j = 0; j <= e.count; j++) {
+			uint64_t s, end;
+
+			if (j < e.count) {
+				if (ext[j].order != 9 || (ext[j].flags & KHUP_EXTENT_ZERO))
+					continue;
+				s = (ext[j].va + THP_SIZE - 1) & ~(THP_SIZE - 1);
+				end = (ext[j].va + ext[j].nr * page_size()) & ~(THP_SIZE - 1);
+				if (s >= end)
+					continue;
+				if (n && (uint64_t)iov[n - 1].iov_base + iov[n - 1].iov_len == s) {
+					iov[n - 1].iov_len += end - s;
+					continue;
+				}
+				if (n < (int)(sizeof(iov) / sizeof(iov[0]))) {
+					iov[n].iov_base = (void *)s;
+					iov[n++].iov_len = end - s;
+					continue;
+				}
+			}
+			if (!n)
+				continue;
+			r = syscall(SYS_process_madvise, pidfd, iov, n, MADV_COLLAPSE, 0);
+			if (r < 0)
+				pr_warn("Can't collapse the huge pages of task %d: %s\n", t->pid, strerror(errno));
+			else
+				done += r;
+			n = 0;
+			if (j < e.count)
+				j--; /* this extent again, in a new batch */
+		}
+		close(pidfd);
+	}
+	free(ext);
+	return done;
 }
 
 /*
@@ -1007,6 +1101,7 @@ static void lazy_daemon_fini(int ret)
 	if (!image_info(st.dev, st.id, &info))
 		pr_info("Every page filled: %" PRIu64 " of the %" PRIu64 " pages of image '%s' were read back\n",
 			(uint64_t)info.nr_consumed, (uint64_t)info.nr_pages, st.ie->name);
+	pr_info("Huge pages back: %" PRIu64 " KiB collapsed where the dump had huge pages\n", collapse_thp() >> 10);
 	if (ioctl(st.claim, KHUP_IOC_COMMIT, &op))
 		pr_perror("Can't commit the restore of " KHUP_DEV " image %" PRIu64, st.id);
 	else

@@ -265,6 +265,42 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 }
 
 /*
+ * KHUP_IOC_CLAIM_TIE with KHUP_TIE_FILLED: the filler copied every page
+ * served through @fd and closes it next; from then on the kernel resolves
+ * the process's faults, so the module must not keep the userfaultfd alive.
+ * The process stays tied.
+ */
+static long khup_claim_filled(struct khup_claim *c, int fd)
+{
+	struct file *uffd, *held = NULL;
+	long err = -ENOENT;
+	u32 i;
+
+	uffd = fget(fd);
+	if (!uffd)
+		return -EBADF;
+	mutex_lock(&khup_lock);
+	if (!c->active) {
+		err = -ESTALE;
+		goto out;
+	}
+	for (i = 0; i < c->nr_ties; i++) {
+		if (c->ties[i].uffd == uffd) {
+			held = uffd;
+			c->ties[i].uffd = NULL;
+			err = 0;
+			break;
+		}
+	}
+out:
+	mutex_unlock(&khup_lock);
+	if (held)
+		fput(held);
+	fput(uffd);
+	return err;
+}
+
+/*
  * KHUP_IOC_CLAIM_TIE: the caller is a process restored post-copy; kill it
  * if the claim ends without a commit (see khup_claim_untie()).
  */
@@ -280,10 +316,12 @@ static long khup_claim_tie(struct khup_claim *c, void __user *ubuf, u32 usize)
 	err = copy_struct_from_user(&arg, sizeof(arg), ubuf, usize);
 	if (err)
 		return err;
-	if (arg.flags)
+	if (arg.flags & ~KHUP_TIE_FILLED)
 		return -EOPNOTSUPP;
 	if (arg.reserved || arg.uffd < -1)
 		return -EINVAL;
+	if (arg.flags & KHUP_TIE_FILLED)
+		return khup_claim_filled(c, arg.uffd);
 	if (arg.uffd >= 0) {
 		uffd = fget(arg.uffd);
 		if (!uffd)

@@ -332,7 +332,7 @@ struct khup_claim_op {
 /**
  * struct khup_claim_tie - ioctl(KHUP_IOC_CLAIM_TIE), on a claim fd only
  * @size:	Input; sizeof(struct khup_claim_tie).
- * @flags:	Input; must be 0.
+ * @flags:	Input; 0 or %KHUP_TIE_FILLED.
  * @uffd:	Input; the caller's userfaultfd, or -1 for none.
  * @reserved:	Must be 0.
  *
@@ -346,6 +346,12 @@ struct khup_claim_op {
  * commit forgets the ties. Up to %KHUP_MAX_TASKS ties per claim (ENOSPC
  * beyond); EBADF if @uffd is not an open fd, EINVAL if it is not a
  * userfaultfd; ESTALE once the claim ended.
+ *
+ * With %KHUP_TIE_FILLED, issued by the filler: every page of the process
+ * served through @uffd has been copied, and the filler is about to close
+ * it. The module lets go of @uffd (the process stays tied), so that the
+ * process's later faults are resolved by the kernel instead of waiting on
+ * a userfaultfd nobody reads. ENOENT if no tie holds @uffd.
  */
 struct khup_claim_tie {
 	__u32		size;
@@ -353,6 +359,9 @@ struct khup_claim_tie {
 	__s32		uffd;
 	__u32		reserved;
 };
+
+/* khup_claim_tie.flags: the filler is done with @uffd. */
+#define KHUP_TIE_FILLED		(1U << 0)
 
 /**
  * struct khup_restore_self - ioctl(KHUP_IOC_RESTORE_SELF)
