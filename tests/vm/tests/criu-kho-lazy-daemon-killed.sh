@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# lazy restore in the same kernel (no kexec), then the lazy-pages daemon killed mid-fill: the restored tree is killed before it can read a page that was not copied, the image keeps every page, and an eager restore brings the workload back intact
+# lazy restore in the same kernel (no kexec), then the lazy-pages daemon killed mid-fill: the restored tree is killed before it can read a page that was not copied, the image keeps every page, and an eager restore brings the workload back intact; khup-upgrade --restore --lazy
 VM_TIMEOUT=1500
 
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
@@ -93,6 +93,32 @@ stage1() {
 	check "report after the retry" wl_report "$wl" report.after
 	check "every checksum matches the dump, threads alive, mutexes held" wl_verify "$wl" "$wl/report.after"
 	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined
+	wl_stop "$wl"
+	check "the second workload is gone" wl_wait_gone "$wl"
+
+	# 3. khup-upgrade --restore --lazy runs the daemon and the restore for
+	# a tree it finds in its order file (as written by an upgrade).
+	wl=$OUT/wl3
+	check "workload starts (64 MiB)" wl_start "$wl" 64
+	check "report before dump" wl_report "$wl" report.before
+	pid=$(kv "$wl/ready" pid)
+	IMG=$OUT/up/1-$pid
+	mkdir -p "$IMG"
+	kho_dump "$wl" "$pid"
+	echo "$IMG $pid khup-workload" >"$OUT/up/khup-upgrade.order"
+	rc=0
+	"$KHUP_TOP/tools/khup-upgrade" --restore --lazy -D "$OUT/up" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" \
+		--no-trace >"$OUT/upgrade-lazy.txt" 2>&1 || rc=$?
+	sed 's/^/#   /' "$OUT/upgrade-lazy.txt"
+	check_eq "khup-upgrade --restore --lazy exits 0" "$rc" 0
+	check "it reports the time to running" grep -q "time to running: [0-9]* ms for 1 of 1 tree" "$OUT/upgrade-lazy.txt"
+	check "it reports the fill's end and the commit" grep -q "memory fully copied, image committed" "$OUT/upgrade-lazy.txt"
+	check "it reports the time to fully copied" grep -q "time to fully copied: [0-9]* ms" "$OUT/upgrade-lazy.txt"
+	check "the order file is done" test -e "$OUT/up/khup-upgrade.order.done"
+	check_eq "no image left" "$(khup_images | wc -l)" 0
+	check "report after the restore" wl_report "$wl" report.after
+	check "every checksum matches the dump, threads alive, mutexes held" wl_verify "$wl" "$wl/report.after"
+	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
 	wl_stop "$wl"
 	check "rmmod" rmmod khup
 }

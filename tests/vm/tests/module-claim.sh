@@ -12,11 +12,12 @@ stage1() {
 	# What loading the module costs by itself, for stage 2's accounting.
 	echo $((before - $(memfree_settled_kb))) >"$OUT/load_cost"
 	check "image c1: pin a stopped child, seal" kt remote-pin c1 "$OUT/c1.state"
-	check "claim c1: second claim, release and plain punch refused; consume, roll back, reclaim" \
+	check "claim c1: second claim, release and plain punch refused; consume, roll back (killing a tied process), reclaim" \
 		kt claim c1 "$OUT/c1.state"
 	check "release c1 (its lost pages are gone; the rest is freed)" kt release c1
 	check "image c2: pin a stopped child, seal" kt remote-pin c2 "$OUT/c2.state"
-	check "commit c2: consume half, commit releases everything" kt claim-commit c2 "$OUT/c2.state"
+	check "commit c2: consume half, CLAIM_TIE checks its input, commit releases everything and forgets the ties" \
+		kt claim-commit c2 "$OUT/c2.state"
 	"$KHUP_BUILD/progs/khup-nl" stats >"$OUT/stats"
 	sed 's/^/#   stats: /' "$OUT/stats"
 	check "statistics: pages consumed by the claims" grep -q '^consumed [1-9]' "$OUT/stats"
