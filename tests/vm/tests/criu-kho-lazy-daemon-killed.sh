@@ -29,6 +29,16 @@ stage1() {
 	mkdir -p "$IMG"
 	kho_dump "$wl" "$(kv "$wl/ready" pid)"
 	lazy_daemon_start "criu lazy-pages --kho starts and takes the claim" lazy.log
+	# While a daemon holds a tree's image, khup-upgrade refuses to dump or
+	# kexec (the daemon waits for the restore: it holds it for sure).
+	rc=0
+	"$KHUP_TOP/tools/khup-upgrade" --dry-run --kernel "$STAGE_KERNEL_1" --assume-kho --no-trace \
+		--criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" -D "$OUT" --pid $$ >"$OUT/upgrade-refused.txt" 2>&1 || rc=$?
+	grep refusing "$OUT/upgrade-refused.txt" | sed 's/^/#   /'
+	check_eq "khup-upgrade refuses an upgrade while a lazy restore holds a tree's image (exit 3)" "$rc" 3
+	check "it says that a lazy restore is still copying" \
+		grep -q "refusing: a lazy restore is still copying the memory of the tree in $IMG (criu lazy-pages, pid $lazypid)" \
+		"$OUT/upgrade-refused.txt"
 	check "criu restore --kho --lazy-pages" lazy_restore restore.log
 	show_log "$IMG/restore.log"
 	check "the workload answers (pong)" wl_ping "$wl"
