@@ -97,6 +97,26 @@ stage1() {
 	check "khupctl shows the image, unclaimed, with every page" bash -c \
 		"'$KHUP_BUILD/tools/khupctl' --json show '$(image_col 4)' | grep -q '\"tasks\":[0-9]*,\"pages\":$held,'"
 
+	# A lazy restore that fails (its post-restore script exits 1): CRIU
+	# kills the tree, the daemon gets no "ok" and drops the claim.
+	lazy_daemon_start "criu lazy-pages --kho takes the image again" lazy-fail.log
+	printf '#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" = post-restore ] && exit 1\nexit 0\n' >"$OUT/fail-post-restore"
+	chmod +x "$OUT/fail-post-restore"
+	if criu_run "$IMG/restore-fail.log" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD" --restore-detached \
+		--action-script "$OUT/fail-post-restore"; then
+		fail "a lazy restore whose post-restore script fails fails" "it succeeded"
+	else
+		pass "a lazy restore whose post-restore script fails fails"
+	fi
+	rc=0
+	wait "$lazypid" || rc=$?
+	show_log "$IMG/lazy-fail.log"
+	check_ne "the daemon exits with an error" "$rc" 0
+	check "the daemon dropped the claim without a commit" grep -q "dropping its claim" "$IMG/lazy-fail.log"
+	check "nothing of the failed restore is left" wl_wait_gone "$wl"
+	for ((t = 0; t < 100; t++)); do intact "$held" >/dev/null && break; sleep 0.1; done
+	check "the image still keeps every page: none consumed or lost, no claim" intact "$held"
+
 	check "an eager restore of the same image" criu_run restore-retry.log restore --kho -D "$IMG" --restore-detached
 	show_log "$IMG/restore-retry.log"
 	check_eq "the retry committed: no image left" "$(khup_images | wc -l)" 0
