@@ -9,42 +9,68 @@ KHUP_CACHE ?= /var/cache/khup
 export KHUP_CACHE
 
 BUILD   := $(CURDIR)/build
-KERNELS := 7.2 7.3
+# The test kernels; 7.2-debug is 7.2 with KASAN, lockdep, kmemleak and
+# fault injection (kernel/config/debug.config), for the fault-injection
+# test in make test and for make test-debug.
+KERNELS := 7.2 7.3 7.2-debug
+# The benchmarks' kernel: the 7.2 test kernel without debug checks
+# (kernel/config/bench.config).
+BENCH_KERNEL := 7.2-bench
+DEBUG_KERNEL := 7.2-debug
 VMFLAGS ?=
 
-.PHONY: all help deps kernel criu plugin modules progs userspace unit vmtest test demo bench install install-module install-criu clean
+.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
 
-all: userspace
+all: userspace man
 
-# The userspace parts: test programs, khupd, khupctl and khup-upgrade. The
-# CRIU plugin needs a built CRIU tree, so it comes with 'make plugin' (part
-# of test, demo and bench).
-userspace: progs
+# What 'make install' installs: khupd, khupctl, khup-upgrade, khup-tracedat.
+programs:
 	@for d in daemon tools; do $(MAKE) -C $$d O=$(BUILD)/$$d || exit 1; done
 
+# The userspace parts and the VM tests' programs. The CRIU plugin needs a
+# built CRIU tree, so it comes with 'make plugin' (part of test, demo and
+# bench).
+userspace: programs progs
+
+# Man pages, from man/*.scd (scdoc).
+man:
+	@$(MAKE) -C man O=$(BUILD)/man
+
 help:
-	@echo 'make            build the userspace parts'
-	@echo 'make deps       install Debian packages; fetch kernel/CRIU sources (root)'
-	@echo 'make kernel     build the 7.2 and 7.3 test kernels (cached)'
+	@echo 'make            build the userspace parts and the man pages'
+	@echo 'make deps       install Debian packages to build and test; fetch kernel/CRIU sources (root)'
+	@echo 'make deps-build install only what make install needs (root)'
+	@echo 'make kernel     build the test kernels: 7.2, 7.3 and 7.2-debug (KASAN, lockdep, kmemleak, fault injection) (cached)'
+	@echo 'make kernel-bench  build the benchmarks kernel, 7.2 without debug checks (cached)'
 	@echo 'make criu       build patched CRIU (cached)'
 	@echo 'make plugin     build the CRIU plugin khup_plugin.so'
 	@echo 'make modules    build khup.ko for each test kernel'
 	@echo 'make unit       run the host unit tests'
+	@echo 'make check-install  stage make install in a temporary DESTDIR; check man, --version, completion, unit'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
-	@echo 'make test       set-up, unit tests, checkpatch, VM tests, bench smoke'
+	@echo 'make test       set-up, unit tests, install checks, checkpatch, VM tests, bench smoke'
+	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
-	@echo 'make install    install khupd, khupctl, khup-upgrade and the CRIU plugin'
-	@echo 'make install-module  build khup.ko for the running kernel and install it'
+	@echo 'make install    install khupd (unit, settings), khupctl, khup-upgrade, man pages,'
+	@echo '                bash completion and the CRIU plugin (PREFIX, DESTDIR)'
+	@echo 'make install-programs  the same without the CRIU plugin (no CRIU build)'
+	@echo 'make install-module  build khup.ko for KREL (default: the running kernel) and install it'
+	@echo 'make install-dkms     khup.ko through DKMS, for every kernel with KHO (now and later)'
 	@echo 'make install-criu     install the patched CRIU'
 
+# Everything the tests need; deps-build only what building and installing
+# needs (scripts/deps).
 deps:
 	scripts/deps
+
+deps-build:
+	scripts/deps build
 
 kernel: deps
 	@for k in $(KERNELS); do scripts/build-kernel $$k >/dev/null || exit 1; done
 
-criu: deps
+criu: deps-build
 	scripts/build-criu >/dev/null
 
 plugin: criu
@@ -58,11 +84,24 @@ modules: kernel
 			KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
 	done
 
+kernel-bench: deps
+	@scripts/build-kernel $(BENCH_KERNEL) >/dev/null
+
+# khup.ko for the benchmarks kernel: a production build, no test hooks.
+modules-bench: kernel-bench
+	@d=$$(scripts/build-kernel --path $(BENCH_KERNEL)) && \
+		$(MAKE) -C kernel KDIR=$$d/build KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release)
+
 progs:
 	@$(MAKE) -C tests/vm/progs O=$(BUILD)/progs
 
 unit:
 	@$(MAKE) --no-print-directory -C tests/unit O=$(BUILD)/unit run
+
+# What make install puts on a host, staged in a temporary DESTDIR and
+# checked there (seconds; part of make test).
+check-install:
+	@tests/host/install.sh
 
 vmtest: kernel plugin modules userspace
 	tests/vm/run $(VMFLAGS)
@@ -73,29 +112,77 @@ vmtest: kernel plugin modules userspace
 test: kernel plugin modules userspace
 	scripts/run-tests $(VMFLAGS)
 
+# The module, criu and daemon VM tests again on the debug kernel, where a
+# KASAN, lockdep or kmemleak report fails the test; tests that name their
+# own kernels (upgrades) keep them; timeouts x3 for KASAN's slowdown.
+DEBUG_TESTS = $(filter-out %upgrade.sh %scale.sh,$(wildcard tests/vm/tests/module-*.sh \
+	tests/vm/tests/criu-kho-*.sh tests/vm/tests/daemon-*.sh))
+test-debug: kernel plugin modules userspace
+	tests/vm/run --kernel $(DEBUG_KERNEL) --timeout-factor 3 --jobs $$(nproc) $(VMFLAGS) $(DEBUG_TESTS)
+
 demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh
 
 # Long: about 1.5 h on 2 cores for the default sizes. BENCHFLAGS go to
 # bench/run (e.g. BENCHFLAGS='--sizes "64M 256M" --reps 3').
 BENCHFLAGS ?=
-bench: kernel plugin modules userspace
-	bench/run $(BENCHFLAGS)
+bench: kernel plugin modules modules-bench userspace
+	bench/run --kernel $(BENCH_KERNEL) $(BENCHFLAGS)
 
-# On a real host (PREFIX and DESTDIR are passed through to the parts).
-install: plugin userspace
-	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
-	@for d in daemon tools; do \
-		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d O=$(BUILD)/$$d install || exit 1; fi; \
+# On a real host (PREFIX, DESTDIR and the parts' directory variables are
+# passed through to the parts). Depends on nothing the tests need: the
+# programs, the man pages and the CRIU plugin (which needs a built CRIU).
+# daemon/Makefile runs 'systemctl daemon-reload' when it installs the unit
+# on a live systemd system (DESTDIR empty).
+install: install-programs install-plugin
+
+install-programs: programs man
+	@for d in daemon tools man; do \
+		$(MAKE) --no-print-directory -C $$d O=$(BUILD)/$$d install || exit 1; \
 	done
 
-# khup.ko for the kernel this machine runs (it needs CONFIG_KEXEC_HANDOVER
-# and its build tree in /lib/modules/<release>/build).
+install-plugin: plugin
+	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
+
+# khup.ko for one kernel: KREL (default: the running one), built against
+# KDIR, that kernel's build tree (default: /lib/modules/KREL/build, which
+# Debian's linux-headers-KREL provides). The kernel needs
+# CONFIG_KEXEC_HANDOVER. A production build (no test hooks), so it has its
+# own output directory: build/modules/ holds the test kernels' modules.
+# For every installed kernel at once, use DKMS (make install-dkms).
 KREL ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KREL)/build
 install-module:
-	$(MAKE) -C kernel KDIR=/lib/modules/$(KREL)/build KHUP_OUT=$(BUILD)/modules/$(KREL)
-	install -D -m 0644 $(BUILD)/modules/$(KREL)/khup.ko $(DESTDIR)/lib/modules/$(KREL)/extra/khup.ko
+	@[ -f $(KDIR)/Makefile ] || { echo "install-module: no kernel build tree in $(KDIR): install linux-headers-$(KREL), or pass KDIR=DIR" >&2; exit 1; }
+	@grep -qx 'CONFIG_KEXEC_HANDOVER=y' $(KDIR)/.config || { echo "install-module: $(KDIR) is a kernel without CONFIG_KEXEC_HANDOVER=y: khup.ko needs KHO" >&2; exit 1; }
+	$(MAKE) -C kernel KDIR=$(KDIR) KHUP_OUT=$(BUILD)/modules-install/$(KREL)
+	install -D -m 0644 $(BUILD)/modules-install/$(KREL)/khup.ko $(DESTDIR)/lib/modules/$(KREL)/extra/khup.ko
 	[ -n "$(DESTDIR)" ] || depmod -a $(KREL)
+
+# khup.ko through DKMS: the module's sources and dkms.conf into
+# /usr/src/khup-VERSION; on the live system (DESTDIR empty) also 'dkms add'
+# and a build and install for every kernel in /lib/modules that has its
+# build tree (dkms.conf skips kernels without KHO: dkms exits 77 for them).
+# Kernels installed later get the module from DKMS's kernel hook.
+DKMS_VERSION = $(shell scripts/version --base)
+DKMS_SRC = $(DESTDIR)/usr/src/khup-$(DKMS_VERSION)
+install-dkms:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kernel $(DKMS_SRC)/include/uapi/linux
+	install -m 0644 kernel/Makefile kernel/*.c kernel/*.h $(DKMS_SRC)/kernel/
+	install -m 0644 include/uapi/linux/khup.h $(DKMS_SRC)/include/uapi/linux/
+	sed 's|@VERSION@|$(DKMS_VERSION)|' dkms.conf >$(DKMS_SRC)/dkms.conf
+	@if [ -z "$(DESTDIR)" ]; then \
+		command -v dkms >/dev/null || { echo "install-dkms: dkms not found (Debian package dkms)" >&2; exit 1; }; \
+		dkms status -m khup -v $(DKMS_VERSION) | grep -q . && dkms remove khup/$(DKMS_VERSION) --all; \
+		dkms add khup/$(DKMS_VERSION) || exit 1; \
+		for b in /lib/modules/*/build; do \
+			[ -f $$b/Makefile ] || continue; \
+			k=$${b#/lib/modules/}; k=$${k%/build}; \
+			dkms install khup/$(DKMS_VERSION) -k $$k; rc=$$?; \
+			[ $$rc -eq 0 ] || [ $$rc -eq 77 ] || exit 1; \
+		done; \
+	fi
 
 install-criu: criu
 	$(MAKE) -C $$(scripts/build-criu --path) install-criu PREFIX=$(or $(PREFIX),/usr/local)

@@ -8,7 +8,8 @@ BEGIN {
 	ncol = split("size_mib,thp,mode,rep,pages,dump_ms,handover_ms,attach_ms,restore_ms,total_ms," \
 		"storage_written_b,pages_img_b,image_b,restore_extra_b,meta_node_b,meta_tables_b,meta_alloc_b," \
 		"extents,pin_ns_per_page,seal_ns_per_page,load_restore_ns_per_page,restore_ns_per_page," \
-		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated", col, ",")
+		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated," \
+		"prepare_ms,prepare_migrated,kmem_b", col, ",")
 }
 
 /^#/ { next }
@@ -64,6 +65,9 @@ END {
 		o["seal_ms"] = ms(get(r, m, "seal_ns"))
 		o["load_restore_ms"] = ms(get(r, m, "module_restore_ns"))
 		o["cma_migrated"] = get(r, m, "cma_migrated")
+		o["prepare_ms"] = ms(get(r, m, "prepare_ns"))
+		o["prepare_migrated"] = get(r, m, "prepare_migrated")
+		o["kmem_b"] = get(r, m, "kmem_bytes")
 		o["huge_kb"] = get(r, m, "huge_kb")
 		o["huge_kb_after"] = get(r, m, "huge_kb_after")
 		for (i = 1; i <= ncol; i++)

@@ -15,7 +15,7 @@
 enum {
 	KHUPD_EXIT_OK = 0,		/* clean shutdown (SIGTERM/SIGINT) */
 	KHUPD_EXIT_FAILURE = 1,		/* unexpected runtime error */
-	KHUPD_EXIT_USAGE = 2,		/* bad command line */
+	KHUPD_EXIT_USAGE = 2,		/* bad command line or settings file */
 	KHUPD_EXIT_MODULE = 3,		/* khup.ko not loaded and cannot be */
 	KHUPD_EXIT_NETLINK = 4,		/* "khup" genetlink family unusable */
 	KHUPD_EXIT_RUNNING = 5,		/* another khupd holds the lock */
@@ -78,6 +78,10 @@ void reclaim_exit(void);
 int reclaim_scan(bool inventory);
 void reclaim_event(uint32_t event, const struct khupd_image *img);
 int reclaim_timeout_ms(void);
+
+/* config.c */
+int config_set(const char *key, const char *value, const char *where);
+int config_load(const char *path, bool must_exist);
 
 /* main.c */
 uint64_t now_ns(void);	/* CLOCK_BOOTTIME */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "khupd.h"
+#include "version.h"	/* generated: scripts/version --header */
 
 #ifndef MODULE_INIT_COMPRESSED_FILE
 #define MODULE_INIT_COMPRESSED_FILE 4
@@ -32,6 +33,10 @@
 /* An unrestored image is the only copy of its memory: no TTL unless asked. */
 #define DEFAULT_TTL	0
 #define DEFAULT_INTERVAL 10
+/* The Makefile sets it from SYSCONFDIR, where 'make install' puts it. */
+#ifndef DEFAULT_CONFIG
+#define DEFAULT_CONFIG	"/etc/khup/khupd.conf"
+#endif
 
 struct khupd_config cfg = {
 	.state_dir = "/run/khupd",
@@ -57,6 +62,8 @@ static void usage(FILE *f)
 		"An image nobody restored is otherwise kept (it is the only copy of its\n"
 		"processes' memory) and reported at start and every hour.\n"
 		"\n"
+		"  -c, --config FILE       settings file (default " DEFAULT_CONFIG ");\n"
+		"                          options on the command line override it\n"
 		"  -f, --foreground        do not detach (systemd, tests)\n"
 		"  -m, --module PATH       khup.ko to load if the module is not loaded\n"
 		"                          (default: the installed module of the running\n"
@@ -72,22 +79,15 @@ static void usage(FILE *f)
 		"  -S, --syslog            log to syslog instead of stderr\n"
 		"  -v, --verbose           debug messages\n"
 		"  -h, --help              this text\n"
+		"  -V, --version           print the version\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT stop (images stay with the module), SIGHUP\n"
 		"logs the inventory again.\n"
-		"Exit status: 0 clean stop, 1 runtime error, 2 usage error, 3 khup.ko\n"
-		"could not be loaded, 4 the khup netlink family is unusable, 5 another\n"
-		"khupd is running.\n",
+		"Exit status: 0 clean stop, 1 runtime error, 2 usage or settings error,\n"
+		"3 khup.ko could not be loaded, 4 the khup netlink family is unusable,\n"
+		"5 another khupd is running.\n"
+		"See khupd(8).\n",
 		DEFAULT_TTL, DEFAULT_INTERVAL);
-}
-
-static int parse_ulong(const char *s, unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	return errno || !*s || *end || s[0] == '-' ? -1 : 0;
 }
 
 static bool module_loaded(void)
@@ -386,50 +386,84 @@ out_sfd:
 	return ret;
 }
 
-int main(int argc, char **argv)
+/*
+ * The settings file comes first and the command line overrides it, so
+ * --config is looked for (with --help and --version, which need no file)
+ * in a first, silent pass; the second pass applies every option.
+ */
+static const char short_opts[] = "c:fm:o:t:i:s:SvhV";
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "module", required_argument, NULL, 'm' },
+	{ "module-params", required_argument, NULL, 'o' },
+	{ "ttl", required_argument, NULL, 't' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "state-dir", required_argument, NULL, 's' },
+	{ "syslog", no_argument, NULL, 'S' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* First pass: returns -1 to go on, else the exit status. */
+static int early_options(int argc, char **argv, const char **config,
+			 bool *must_exist)
 {
-	static const struct option opts[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "module", required_argument, NULL, 'm' },
-		{ "module-params", required_argument, NULL, 'o' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "syslog", no_argument, NULL, 'S' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "fm:o:t:i:s:Svh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			*config = optarg;
+			*must_exist = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return KHUPD_EXIT_OK;
+		case 'V':
+			printf("khupd %s\n", KHUP_VERSION);
+			return KHUPD_EXIT_OK;
+		}
+	}
+	return -1;
+}
+
+/* The option's long name, which is also its key in the settings file. */
+static const char *long_name(int c)
+{
+	const struct option *o;
+
+	for (o = long_opts; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = DEFAULT_CONFIG;
+	bool must_exist = false;
+	char where[32];
+	int c, ret;
+
+	ret = early_options(argc, argv, &config, &must_exist);
+	if (ret >= 0)
+		return ret;
+	ret = config_load(config, must_exist);
+	if (ret)
+		return ret;
+
+	optind = 0;	/* rescan from the start (glibc) */
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			break;
 		case 'f':
 			cfg.foreground = true;
-			break;
-		case 'm':
-			cfg.module_path = optarg;
-			break;
-		case 'o':
-			cfg.module_params = optarg;
-			break;
-		case 't':
-			if (parse_ulong(optarg, &cfg.ttl) ||
-			    cfg.ttl > 10UL * 365 * 86400) {
-				fprintf(stderr, "khupd: bad --ttl '%s'\n", optarg);
-				return KHUPD_EXIT_USAGE;
-			}
-			break;
-		case 'i':
-			if (parse_ulong(optarg, &cfg.interval) ||
-			    !cfg.interval || cfg.interval > 86400) {
-				fprintf(stderr, "khupd: bad --interval '%s'\n",
-					optarg);
-				return KHUPD_EXIT_USAGE;
-			}
-			break;
-		case 's':
-			cfg.state_dir = optarg;
 			break;
 		case 'S':
 			cfg.syslog = true;
@@ -437,9 +471,16 @@ int main(int argc, char **argv)
 		case 'v':
 			cfg.verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return KHUPD_EXIT_OK;
+		case 'm':
+		case 'o':
+		case 't':
+		case 'i':
+		case 's':
+			snprintf(where, sizeof(where), "--%s", long_name(c));
+			ret = config_set(long_name(c), optarg, where);
+			if (ret)
+				return ret;
+			break;
 		default:
 			usage(stderr);
 			return KHUPD_EXIT_USAGE;
@@ -458,5 +499,7 @@ int main(int argc, char **argv)
 	if (!cfg.foreground)
 		cfg.syslog = true;	/* stderr is /dev/null now */
 	log_init();
+	log_info("khupd %s starting (settings: %s, then the command line)",
+		 KHUP_VERSION, config);
 	return run();
 }

@@ -38,13 +38,6 @@
 #include "internal.h"
 #include "trace.h"
 
-/* What a khup:khup_claim event reports (its symbolic names in trace.h). */
-enum {
-	KHUP_TRACE_CLAIM_ROLLBACK = 0,
-	KHUP_TRACE_CLAIM_COMMIT = 1,
-	KHUP_TRACE_CLAIM_TAKEN = 2,
-};
-
 /* A process restored post-copy and the userfaultfd its memory is filled by. */
 struct khup_claim_tie_ent {
 	struct pid *pid;	/* thread group */
@@ -231,7 +224,7 @@ static int khup_claim_release(struct inode *inode, struct file *file)
 		if (ties)
 			pr_info("image %llu '%s': killed %u of the %u processes restored post-copy (the others had exited)\n",
 				img->id, img->name, killed, ties);
-		trace_khup_claim(img->id, KHUP_TRACE_CLAIM_ROLLBACK, consumed);
+		trace_khup_rollback(img->id, consumed);
 	}
 	khup_claim_put(c);
 	mutex_unlock(&khup_lock);
@@ -250,12 +243,14 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 		return -ESTALE;
 	if (op->id != img->id)
 		return -EINVAL;
+	if (khup_frozen)
+		return -EBUSY;
 	consumed = khup_image_consumed(img);
 	khup_claim_end(c);
 	khup_claim_untie(c, false);
 	pr_info("image %llu '%s': restore committed (%llu pages consumed, %llu not read); releasing it\n",
 		img->id, img->name, consumed, khup_image_pages(img) - consumed);
-	trace_khup_claim(img->id, KHUP_TRACE_CLAIM_COMMIT, consumed);
+	trace_khup_commit(img->id, consumed);
 	khup_notify(img, KHUP_EVENT_RELEASED);
 	trace_khup_release(img->id, 0, khup_image_pages(img));
 	khup_image_release(img);
@@ -429,7 +424,7 @@ err:
 	return -ENOMEM;
 }
 
-long khup_ioctl_claim(struct khup_claim_op *arg)
+long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf)
 {
 	struct khup_image *img;
 	struct khup_claim *c;
@@ -480,10 +475,11 @@ long khup_ioctl_claim(struct khup_claim_op *arg)
 		goto err_unlock_nofree;
 	}
 	img->claim = c;
-	trace_khup_claim(img->id, KHUP_TRACE_CLAIM_TAKEN, 0);
+	trace_khup_claim(img->id, khup_image_pages(img));
 	mutex_unlock(&khup_lock);
 	arg->fd = fd;
-	fd_install(fd, file);
+	nf->fd = fd;
+	nf->file = file;
 	return 0;
 
 err_unlock:
@@ -530,6 +526,8 @@ static unsigned long khup_reclaim_consumed(unsigned long nr)
 				pr_warn_ratelimited("image %llu task %d: %llu consumed pages freed under memory pressure; the image can no longer be restored again\n",
 						    img->id, t->pid,
 						    (u64)(freed - before));
+				trace_khup_lost(img->id, t->pid,
+						freed - before);
 			}
 			if (freed >= nr)
 				return freed;
@@ -552,7 +550,8 @@ static unsigned long khup_shrink_scan(struct shrinker *s,
 	/* Allocations under khup_lock may recurse into reclaim. */
 	if (!mutex_trylock(&khup_lock))
 		return SHRINK_STOP;
-	freed = khup_reclaim_consumed(sc->nr_to_scan);
+	/* Frozen for a kexec: the published tables must stay as they are. */
+	freed = khup_frozen ? 0 : khup_reclaim_consumed(sc->nr_to_scan);
 	mutex_unlock(&khup_lock);
 	return freed;
 }

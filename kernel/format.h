@@ -17,6 +17,7 @@
 #ifndef KHUP_FORMAT_H
 #define KHUP_FORMAT_H
 
+#include <linux/string.h>
 #include <linux/types.h>
 
 #define KHUP_TBL_HDR_SIZE	64
@@ -68,6 +69,48 @@ static inline void khup_bit_set(u8 *map, u64 i)
 static inline void khup_bit_clear(u8 *map, u64 i)
 {
 	map[i / 8] &= ~(1U << (i % 8));
+}
+
+/*
+ * Bits [first, first + n): set them, or count the set ones, a byte at a
+ * time where the range covers whole bytes (a THP's 512 pages are 64
+ * bytes, not 512 steps).
+ */
+static inline void khup_bits_set(u8 *map, u64 first, u64 n)
+{
+	for (; n && first % 8; n--)
+		khup_bit_set(map, first++);
+	if (n >= 8) {
+		memset(map + first / 8, 0xff, n / 8);
+		first += n / 8 * 8;
+		n %= 8;
+	}
+	for (; n; n--)
+		khup_bit_set(map, first++);
+}
+
+/* hweight8() without <linux/bitops.h>, so the host tests build it too. */
+static inline unsigned int khup_weight8(u8 b)
+{
+	b = b - ((b >> 1) & 0x55);
+	b = (b & 0x33) + ((b >> 2) & 0x33);
+	return (b + (b >> 4)) & 0x0f;
+}
+
+static inline u64 khup_bits_count(const u8 *map, u64 first, u64 n)
+{
+	u64 c = 0;
+
+	for (; n && first % 8; n--)
+		c += khup_bit_test(map, first++);
+	for (; n >= 8; n -= 8, first += 8) {
+		u8 b = map[first / 8];
+
+		c += b == 0xff ? 8 : khup_weight8(b);
+	}
+	for (; n; n--)
+		c += khup_bit_test(map, first++);
+	return c;
 }
 
 #endif /* KHUP_FORMAT_H */

@@ -35,7 +35,6 @@ static DEFINE_XARRAY(khup_folios);
 #define KHUP_KF_OWNED		BIT(0)
 #define KHUP_KF_SEALED		GENMASK(31, 1)
 #define KHUP_KF_REFS		GENMASK(62, 32)
-#define KHUP_KF_REF_MAX		(BIT(31) - 1)
 static u64 khup_last_id;
 static int khup_nr_images;
 
@@ -138,6 +137,29 @@ u64 khup_image_pages(const struct khup_image *img)
 	return n;
 }
 
+/*
+ * The module's own kernel memory for the held images: tasks, extent
+ * arrays, page bitmaps and the published extent tables. The folio table
+ * stores its counts in xarray value entries; its xarray nodes (576 bytes
+ * per 64 slots) are not counted. Called under khup_lock.
+ */
+u64 khup_kmem_bytes(void)
+{
+	const struct khup_image *img;
+	const struct khup_task *t;
+	u64 n = 0;
+
+	list_for_each_entry(img, &khup_images, node) {
+		n += sizeof(*img);
+		list_for_each_entry(t, &img->tasks, node) {
+			n += sizeof(*t) + t->cap_ext * sizeof(*t->ext);
+			n += t->cap_pages / 8 * (1 + !!t->consumed + !!t->lost);
+			n += PAGE_ALIGN(t->tbl_size);
+		}
+	}
+	return n;
+}
+
 struct khup_task *khup_task_find(struct khup_image *img, pid_t pid)
 {
 	struct khup_task *t;
@@ -178,8 +200,7 @@ void khup_task_free(struct khup_image *img, struct khup_task *t)
 	khup_exit_writes_forget(t);
 	kvfree(t->consumed);
 	kvfree(t->lost);
-	if (t->tbl)
-		kho_unpreserve_free(t->tbl);
+	khup_free_table(t);
 	list_del(&t->node);
 	img->nr_tasks--;
 	kvfree(t->ext);
@@ -246,12 +267,15 @@ void khup_folio_forget(unsigned long pfn)
 }
 
 /*
- * Appends @page at the end of the task's offset space. The caller has
- * reserved the bitmap; on error nothing changed and the caller still owns
- * its pin (or folio reference).
+ * Appends @nr pages at the end of the task's offset space: @page and the
+ * pages after it, all of one folio (or all the zero page), mapped at @va
+ * onwards. The folio's count is updated once for the run, so a THP costs
+ * one folio-table update, not 512. The caller has reserved the bitmap; on
+ * error nothing changed and the caller still owns its pins (or folio
+ * reference).
  */
-int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
-		       bool owned)
+int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
+		      bool owned)
 {
 	bool zero = is_zero_page(page);
 	u64 pfn = zero ? 0 : page_to_pfn(page);
@@ -262,10 +286,10 @@ int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
 	bool extend;
 	int err;
 
-	if (WARN_ON_ONCE(t->nr_pages >= t->cap_pages))
+	if (WARN_ON_ONCE(!nr || t->nr_pages + nr > t->cap_pages))
 		return -ENOMEM;
 	extend = last && last->flags == flags && last->order == order &&
-		 last->nr < U32_MAX &&
+		 last->nr <= U32_MAX - nr &&
 		 last->va + ((u64)last->nr << PAGE_SHIFT) == va &&
 		 (zero || last->pfn + last->nr == pfn);
 	if (!extend && t->nr_ext == t->cap_ext) {
@@ -285,29 +309,29 @@ int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
 
 		if (!khup_folio_load(head, &kf))
 			kf = (struct khup_folio){ .pfn = head, .owned = owned };
-		if (kf.refs == KHUP_KF_REF_MAX)
+		if (kf.refs > KHUP_KF_REF_MAX - nr)
 			return -EOVERFLOW;
-		kf.refs++;
+		kf.refs += nr;
 		err = khup_folio_store(&kf);
 		if (err)
 			return err;
 	}
 
 	if (extend) {
-		last->nr++;
+		last->nr += nr;
 	} else {
 		struct khup_ext *e = &t->ext[t->nr_ext++];
 
 		e->va = va;
 		e->pfn = pfn;
 		e->first = t->nr_pages;
-		e->nr = 1;
+		e->nr = nr;
 		e->order = order;
 		e->flags = flags;
 	}
-	khup_bit_set(t->present, t->nr_pages);
-	t->nr_pages++;
-	t->held++;
+	khup_bits_set(t->present, t->nr_pages, nr);
+	t->nr_pages += nr;
+	t->held += nr;
 	return 0;
 }
 
@@ -358,7 +382,7 @@ void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 	page = pfn_to_page(e->pfn + (idx - e->first));
 	folio = page_folio(page);
 	if (img->sealed)
-		khup_folio_unseal(folio);
+		khup_folio_unseal(folio, 1);
 	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf) || !kf.refs))
 		return;
 	kf.refs--;
@@ -391,14 +415,14 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 }
 
 /* One more sealed page in @folio: preserve it with KHO on the first. */
-int khup_folio_seal(struct folio *folio)
+int khup_folio_seal(struct folio *folio, u32 nr)
 {
 	struct khup_folio kf;
 	int err;
 
 	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf)))
 		return -EINVAL;
-	if (kf.sealed_refs == KHUP_KF_REF_MAX)
+	if (kf.sealed_refs > KHUP_KF_REF_MAX - nr)
 		return -EOVERFLOW;
 	if (!kf.sealed_refs) {
 		err = kho_preserve_folio(folio);
@@ -406,18 +430,19 @@ int khup_folio_seal(struct folio *folio)
 			return err;
 		atomic64_add(folio_nr_pages(folio), &khup_stats.preserved);
 	}
-	kf.sealed_refs++;
+	kf.sealed_refs += nr;
 	return khup_folio_store(&kf);
 }
 
-void khup_folio_unseal(struct folio *folio)
+void khup_folio_unseal(struct folio *folio, u32 nr)
 {
 	struct khup_folio kf;
 
 	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf) ||
-			 !kf.sealed_refs))
+			 kf.sealed_refs < nr))
 		return;
-	if (!--kf.sealed_refs) {
+	kf.sealed_refs -= nr;
+	if (!kf.sealed_refs) {
 		kho_unpreserve_folio(folio);
 		atomic64_sub(folio_nr_pages(folio), &khup_stats.preserved);
 	}

@@ -25,12 +25,14 @@
 #ifndef KHUP_INTERNAL_H
 #define KHUP_INTERNAL_H
 
+#include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
+#include <linux/kho/abi/kexec_handover.h>
 #include <linux/khup.h>
 
 #include "format.h"
@@ -51,8 +53,9 @@ struct khup_task {
 	u8 *present;		/* one bit per page, see format.h */
 	u64 cap_pages;
 	u64 held;		/* bits set in present */
-	void *tbl;		/* published extent table, preserved */
+	void *tbl;		/* published extent table (vmalloc), preserved */
 	u64 tbl_size;
+	struct kho_vmalloc tbl_kv;	/* how KHO finds @tbl's pages */
 	u8 *consumed;		/* allocated while the image is claimed */
 	u64 nr_consumed;
 	u8 *lost;		/* allocated at the first lost page */
@@ -79,6 +82,9 @@ struct khup_image {
 	struct khup_claim *claim;	/* the restore holding the image */
 };
 
+/* The largest count the folio table holds (31 bits each). */
+#define KHUP_KF_REF_MAX		(BIT(31) - 1)
+
 /* What the folio table (image.c) records of a folio, unpacked. */
 struct khup_folio {
 	unsigned long pfn;	/* head pfn */
@@ -93,6 +99,10 @@ struct khup_stats {
 	atomic64_t restored;
 	atomic64_t freed;
 	atomic64_t cma_migrated;
+	atomic64_t prepared;
+	atomic64_t prepare_migrated;
+	atomic64_t prepare_ns;
+	atomic64_t kmem_bytes;	/* ext arrays, bitmaps, extent tables */
 	atomic64_t pin_ns;
 	atomic64_t seal_ns;
 	atomic64_t restore_ns;
@@ -105,6 +115,7 @@ struct khup_stats {
 extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
+extern bool khup_frozen;
 /* Testing-only module parameters: in test builds only (KHUP_TEST_HOOKS). */
 #ifdef KHUP_TEST_HOOKS
 extern int khup_debug_corrupt;
@@ -125,8 +136,8 @@ struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
 				const char *comm);
 void khup_task_free(struct khup_image *img, struct khup_task *t);
 int khup_task_reserve(struct khup_task *t, u64 more_pages);
-int khup_task_add_page(struct khup_task *t, u64 va, struct page *page,
-		       bool owned);
+int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
+		      bool owned);
 struct khup_ext *khup_task_ext_of(struct khup_task *t, u64 idx);
 void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 			 u64 idx);
@@ -135,15 +146,22 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 bool khup_folio_load(unsigned long pfn, struct khup_folio *kf);
 int khup_folio_store(const struct khup_folio *kf);
 void khup_folio_forget(unsigned long pfn);
-int khup_folio_seal(struct folio *folio);
-void khup_folio_unseal(struct folio *folio);
+int khup_folio_seal(struct folio *folio, u32 nr);
+void khup_folio_unseal(struct folio *folio, u32 nr);
 u64 khup_image_pages(const struct khup_image *img);
+u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
 
+/* An fd a handler created, installed by khup_ioctl_dispatch(). */
+struct khup_new_fd {
+	int fd;
+	struct file *file;
+};
+
 /* claim.c */
-long khup_ioctl_claim(struct khup_claim_op *arg);
+long khup_ioctl_claim(struct khup_claim_op *arg, struct khup_new_fd *nf);
 void khup_claim_hold(struct khup_claim *c);
 void khup_claim_put(struct khup_claim *c);
 bool khup_claim_active(const struct khup_claim *c);
@@ -170,10 +188,11 @@ void khup_exit_writes_forget(struct khup_task *t);
 
 /* pin.c */
 long khup_ioctl_pin(struct khup_pin *arg);
+long khup_ioctl_prepare(struct khup_prepare *arg);
 
 /* readback.c */
 long khup_ioctl_open_pages(struct khup_open_pages *arg,
-			   struct khup_claim *claim);
+			   struct khup_claim *claim, struct khup_new_fd *nf);
 long khup_ioctl_restore_self(struct khup_restore_self *arg);
 
 /* kho.c */
@@ -182,6 +201,7 @@ void khup_unseal(struct khup_image *img);
 int khup_publish(void);
 void khup_restore_all(void);
 void khup_kho_exit(void);
+void khup_free_table(struct khup_task *t);
 
 /* netlink.c */
 int khup_netlink_init(void);

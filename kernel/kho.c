@@ -13,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
+#include <linux/vmalloc.h>
 
 #include "fdt.h"
 #include "internal.h"
@@ -24,23 +25,25 @@
  */
 #define KHUP_CLAIMED	"claimed"
 static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE));
+static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE_V1));
 
 /* The FDT currently registered with kho_add_subtree(), or NULL. */
 static void *khup_blob;
 
-typedef int (*khup_folio_fn)(struct folio *folio);
+typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
 
 /*
- * Calls @fn on the folio of each held page of @img, in offset order, at
+ * Calls @fn once per folio and extent with the number of held pages of the
+ * extent in that folio (a THP: once, not 512 times), in offset order, at
  * most @limit times. Returns how many calls succeeded; *@err gets the
- * first failure.
+ * first failure. The same image walked again makes the same calls.
  */
 static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 			  int *err)
 {
 	struct khup_task *t;
 	u64 done = 0, i;
-	u32 j;
+	u32 j, n, span;
 
 	*err = 0;
 	list_for_each_entry(t, &img->tasks, node) {
@@ -49,12 +52,21 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 
 			if (e->flags & KHUP_EXT_F_ZERO)
 				continue;
-			for (j = 0; j < e->nr; j++) {
-				if (!khup_bit_test(t->present, e->first + j))
+			for (j = 0; j < e->nr; j += span) {
+				struct folio *folio =
+					page_folio(pfn_to_page(e->pfn + j));
+
+				span = min_t(u64, e->nr - j,
+					     folio_pfn(folio) +
+					     folio_nr_pages(folio) -
+					     (e->pfn + j));
+				n = khup_bits_count(t->present, e->first + j,
+						    span);
+				if (!n)
 					continue;
 				if (done == limit)
 					return done;
-				*err = fn(page_folio(pfn_to_page(e->pfn + j)));
+				*err = fn(folio, n);
 				if (*err)
 					return done;
 				done++;
@@ -65,12 +77,17 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 	return done;
 }
 
-static int khup_unseal_one(struct folio *folio)
+static int khup_unseal_one(struct folio *folio, u32 nr)
 {
-	khup_folio_unseal(folio);
+	khup_folio_unseal(folio, nr);
 	return 0;
 }
 
+/*
+ * Writes @t's extent table into vmalloc memory preserved page by page, so
+ * its size is bounded only by memory, not by KHO's largest contiguous
+ * preserved allocation (4 MiB, about 174000 extents).
+ */
 static int khup_write_table(struct khup_task *t)
 {
 	u64 size;
@@ -80,9 +97,9 @@ static int khup_write_table(struct khup_task *t)
 	err = khup_tbl_size(t->nr_ext, t->nr_pages, &size);
 	if (err)
 		return err;
-	tbl = kho_alloc_preserve(size);
-	if (IS_ERR(tbl))
-		return PTR_ERR(tbl) == -E2BIG ? -ENOSPC : PTR_ERR(tbl);
+	tbl = vmalloc(size);
+	if (!tbl)
+		return -ENOMEM;
 	khup_tbl_encode(tbl, t->pid, PAGE_SHIFT, t->ext, t->nr_ext,
 			t->nr_pages, t->present);
 	if (khup_debug_corrupt == 1 && t->nr_ext) {
@@ -91,21 +108,34 @@ static int khup_write_table(struct khup_task *t)
 		pr_warn("debug_corrupt: corrupted extent table of task %d\n",
 			t->pid);
 	}
+	err = kho_preserve_vmalloc(tbl, &t->tbl_kv);
+	if (err) {
+		vfree(tbl);
+		return err;
+	}
 	t->tbl = tbl;
 	t->tbl_size = size;
 	return 0;
+}
+
+/* Unpreserves and frees @t's published table, if it has one. */
+void khup_free_table(struct khup_task *t)
+{
+	if (!t->tbl)
+		return;
+	kho_unpreserve_vmalloc(&t->tbl_kv);
+	vfree(t->tbl);
+	t->tbl = NULL;
+	t->tbl_size = 0;
+	memset(&t->tbl_kv, 0, sizeof(t->tbl_kv));
 }
 
 static void khup_free_tables(struct khup_image *img)
 {
 	struct khup_task *t;
 
-	list_for_each_entry(t, &img->tasks, node) {
-		if (t->tbl)
-			kho_unpreserve_free(t->tbl);
-		t->tbl = NULL;
-		t->tbl_size = 0;
-	}
+	list_for_each_entry(t, &img->tasks, node)
+		khup_free_table(t);
 }
 
 /*
@@ -184,8 +214,9 @@ static void khup_write_fdt(struct khup_fdtw *w)
 			khup_fdtw_prop_str(w, "comm", t->comm[0] ? t->comm : "?");
 			khup_fdtw_prop_u64(w, "nr-pages", t->nr_pages);
 			khup_fdtw_prop_u64(w, "nr-extents", t->nr_ext);
-			khup_fdtw_prop_u64(w, "table", virt_to_phys(t->tbl));
 			khup_fdtw_prop_u64(w, "table-size", t->tbl_size);
+			khup_fdtw_prop(w, "table-vmalloc", &t->tbl_kv,
+				       sizeof(t->tbl_kv));
 			khup_fdtw_end_node(w);
 		}
 		khup_fdtw_end_node(w);
@@ -278,9 +309,13 @@ void khup_kho_exit(void)
 
 /* ---- after kexec ---- */
 
-/* Takes ownership of one held page's folio; false if it cannot be had. */
-static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
-			    u32 j)
+/*
+ * Takes ownership of the folio holding pages [j, j + span) of @e, @nr of
+ * which are held: one folio-table update for all of them (a THP once, not
+ * 512 times). False if the folio cannot be had or does not hold them all.
+ */
+static bool khup_claim_folio(struct khup_task *t, const struct khup_ext *e,
+			     u32 j, u32 span, u32 nr)
 {
 	unsigned long pfn = e->pfn + j;
 	unsigned long head = pfn & ~((1UL << e->order) - 1);
@@ -295,16 +330,17 @@ static bool khup_claim_page(struct khup_task *t, const struct khup_ext *e,
 		if (!folio)
 			return false;
 		if (folio_order(folio) != e->order)
-			pr_warn("task %d: folio at pfn %#lx has order %u, table says %u\n",
-				t->pid, head, folio_order(folio), e->order);
+			pr_warn("task %d: a folio has order %u, its table says %u\n",
+				t->pid, folio_order(folio), e->order);
 		atomic64_add(folio_nr_pages(folio), &khup_stats.restored);
 		kf = (struct khup_folio){ .pfn = folio_pfn(folio), .owned = true };
 	}
-	if (pfn - kf.pfn >= folio_nr_pages(folio))
+	if (pfn + span - kf.pfn > folio_nr_pages(folio) ||
+	    kf.refs > KHUP_KF_REF_MAX - nr)
 		goto out_unused;
-	kf.refs++;
+	kf.refs += nr;
 	if (khup_folio_store(&kf)) {
-		kf.refs--;
+		kf.refs -= nr;
 		goto out_unused;
 	}
 	return true;
@@ -318,47 +354,110 @@ out_unused:
 	return false;
 }
 
-static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
+/* One task's incoming extent table, mapped for reading. */
+struct khup_tbl_in {
+	const void *tbl;
+	struct folio *folio;	/* "khup-v1": one contiguous folio */
+	void *area;		/* "khup-v2": the restored vmalloc area */
+};
+
+/*
+ * Takes over the incoming table of a task node. Its size was checked
+ * against the node's counts; here only its memory is validated.
+ */
+static int khup_table_in(const void *fdt, int node, bool v1, u64 size,
+			 struct khup_tbl_in *in, const char **why)
 {
-	u64 nr_pages, nr_ext, tbl_phys, tbl_size, i, lost = 0;
+	struct kho_vmalloc kv;
+	const void *prop;
+	u64 phys, pages;
+	u32 len;
+
+	memset(in, 0, sizeof(*in));
+	if (v1) {
+		if (khup_fdt_prop_u64(fdt, node, "table", &phys) ||
+		    !PAGE_ALIGNED(phys)) {
+			*why = "no valid table address";
+			return -EINVAL;
+		}
+		in->folio = kho_restore_folio(phys);
+		if (!in->folio) {
+			*why = "table is not preserved memory";
+			return -EINVAL;
+		}
+		in->tbl = folio_address(in->folio);
+		if (folio_size(in->folio) < size) {
+			*why = "table is larger than its folio";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	prop = khup_fdt_prop(fdt, node, "table-vmalloc", &len);
+	if (!prop || len != sizeof(kv)) {
+		*why = "no valid table-vmalloc descriptor";
+		return -EINVAL;
+	}
+	memcpy(&kv, prop, sizeof(kv));
+	pages = DIV_ROUND_UP(size, PAGE_SIZE);
+	if (kv.order > MAX_PAGE_ORDER || kv.total_pages < pages ||
+	    kv.total_pages > ALIGN(pages, 1UL << kv.order)) {
+		*why = "table-vmalloc disagrees with table-size";
+		return -EINVAL;
+	}
+	in->area = kho_restore_vmalloc(&kv);
+	if (!in->area) {
+		*why = "table pages are not preserved memory";
+		return -EINVAL;
+	}
+	in->tbl = in->area;
+	return 0;
+}
+
+static void khup_table_in_put(struct khup_tbl_in *in)
+{
+	if (in->folio)
+		folio_put(in->folio);
+	vfree(in->area);
+}
+
+static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
+			     bool v1)
+{
+	u64 nr_pages, nr_ext, tbl_size, want, i, lost = 0;
 	const char *comm, *why;
 	struct khup_tbl_info info;
-	struct folio *tfolio;
+	struct khup_tbl_in in;
 	struct khup_task *t;
 	const void *tbl;
-	u32 pid, j;
+	u32 pid, j, k, n, span;
+	const u8 *map;
+	bool ok;
 	int err;
 
 	comm = khup_fdt_prop_str(fdt, node, "comm");
 	if (khup_fdt_prop_u32(fdt, node, "pid", &pid) || !comm ||
 	    khup_fdt_prop_u64(fdt, node, "nr-pages", &nr_pages) ||
 	    khup_fdt_prop_u64(fdt, node, "nr-extents", &nr_ext) ||
-	    khup_fdt_prop_u64(fdt, node, "table", &tbl_phys) ||
 	    khup_fdt_prop_u64(fdt, node, "table-size", &tbl_size)) {
 		pr_err("image %llu: node %s lacks a property, skipped\n",
 		       img->id, khup_fdt_name(fdt, node));
 		return -EINVAL;
 	}
 	if (!pid || pid > PID_MAX_LIMIT || khup_task_find(img, pid) ||
-	    !PAGE_ALIGNED(tbl_phys) || tbl_size < KHUP_TBL_HDR_SIZE ||
-	    tbl_size > (PAGE_SIZE << MAX_PAGE_ORDER) || nr_pages > U32_MAX) {
+	    nr_pages > U32_MAX || nr_ext > nr_pages ||
+	    khup_tbl_size(nr_ext, nr_pages, &want) || want != tbl_size) {
 		pr_err("image %llu: node %s has invalid pid/table values, skipped\n",
 		       img->id, khup_fdt_name(fdt, node));
 		return -EINVAL;
 	}
-	tfolio = kho_restore_folio(tbl_phys);
-	if (!tfolio) {
-		pr_err("image %llu task %u: extent table at %#llx is not preserved memory, skipped\n",
-		       img->id, pid, tbl_phys);
-		return -EINVAL;
-	}
-	tbl = folio_address(tfolio);
-	err = -EINVAL;
-	if (folio_size(tfolio) < tbl_size) {
-		pr_err("image %llu task %u: table size %llu exceeds its folio\n",
-		       img->id, pid, tbl_size);
+	err = khup_table_in(fdt, node, v1, tbl_size, &in, &why);
+	if (err) {
+		pr_err("image %llu task %u: %s; its pages stay reserved\n",
+		       img->id, pid, why);
 		goto out_table;
 	}
+	tbl = in.tbl;
+	err = -EINVAL;
 	if (khup_tbl_decode(tbl, tbl_size, PAGE_SHIFT, &info, &why)) {
 		pr_err("image %llu task %u: extent table refused: %s; its pages stay reserved\n",
 		       img->id, pid, why);
@@ -386,6 +485,7 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
 		goto out_table;
 	}
 	t->cap_ext = nr_ext;
+	map = khup_tbl_bitmap(tbl);
 	for (i = 0; i < nr_ext; i++) {
 		struct khup_ext *e = &t->ext[i];
 
@@ -393,18 +493,34 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
 		e->first = t->nr_pages;
 		t->nr_pages += e->nr;
 		t->nr_ext++;
-		for (j = 0; j < e->nr; j++) {
-			if (!khup_bit_test(khup_tbl_bitmap(tbl), e->first + j))
+		for (j = 0; j < e->nr; j += span) {
+			unsigned long pfn = e->pfn + j;
+
+			/* The pages of the extent in one folio, at once. */
+			span = min_t(u64, e->nr - j,
+				     (pfn | ((1UL << e->order) - 1)) + 1 - pfn);
+			n = khup_bits_count(map, e->first + j, span);
+			if (!n)
 				continue;
-			if (!(e->flags & KHUP_EXT_F_ZERO) &&
-			    !khup_claim_page(t, e, j)) {
-				/* Reads of it fail; it is never zeros. */
-				khup_mark_lost(t, e->first + j);
-				lost++;
+			ok = (e->flags & KHUP_EXT_F_ZERO) ||
+			     khup_claim_folio(t, e, j, span, n);
+			if (ok && n == span) {
+				khup_bits_set(t->present, e->first + j, span);
+				t->held += span;
 				continue;
 			}
-			khup_bit_set(t->present, e->first + j);
-			t->held++;
+			for (k = 0; k < span; k++) {
+				if (!khup_bit_test(map, e->first + j + k))
+					continue;
+				if (ok) {
+					khup_bit_set(t->present, e->first + j + k);
+					t->held++;
+				} else {
+					/* Reads of it fail; it is never zeros. */
+					khup_mark_lost(t, e->first + j + k);
+					lost++;
+				}
+			}
 		}
 		cond_resched();
 	}
@@ -421,13 +537,15 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node)
 		pr_err("image %llu task %u: %llu pages could not be restored; they read as errors\n",
 		       img->id, pid, lost);
 	trace_khup_restore(img->id, pid, t->held, lost);
+	if (lost)
+		trace_khup_lost(img->id, pid, lost);
 	err = 0;
 out_table:
-	folio_put(tfolio);
+	khup_table_in_put(&in);
 	return err;
 }
 
-static void khup_restore_image(const void *fdt, int node)
+static void khup_restore_image(const void *fdt, int node, bool v1)
 {
 	u64 id, created, kexecs;
 	const char *name, *rel;
@@ -464,7 +582,7 @@ static void khup_restore_image(const void *fdt, int node)
 	strscpy(img->release, rel, sizeof(img->release));
 	for (task = khup_fdt_first_child(fdt, node); task >= 0;
 	     task = khup_fdt_next_sibling(fdt, task))
-		khup_restore_task(img, fdt, task);
+		khup_restore_task(img, fdt, task, v1);
 	if (!img->nr_tasks) {
 		pr_err("image %llu '%s': no task could be restored\n", id, name);
 		khup_image_release(img);
@@ -475,10 +593,10 @@ static void khup_restore_image(const void *fdt, int node)
 }
 
 /*
- * At module load after a KHO kexec: validate the node, restore every held
- * folio, and seal the images again so a further kexec carries them too.
- * Whatever cannot be validated is left alone (reserved, not touched), and
- * the module stays loadable.
+ * At module load after a KHO kexec, under khup_lock: validate the node,
+ * restore every held folio, and seal the images again so a further kexec
+ * carries them too. Whatever cannot be validated is left alone (reserved,
+ * not touched), and the module stays loadable.
  */
 void khup_restore_all(void)
 {
@@ -489,7 +607,9 @@ void khup_restore_all(void)
 	size_t size;
 	void *fdt;
 	int err, root, node;
+	bool v1;
 
+	lockdep_assert_held(&khup_lock);
 	err = kho_retrieve_subtree(KHUP_KHO_NODE, &phys, &size);
 	if (err == -ENOENT)
 		return;
@@ -500,8 +620,8 @@ void khup_restore_all(void)
 	}
 	fdt = phys_to_virt(phys);
 	if (khup_fdt_check(fdt, size)) {
-		pr_err("KHO node '%s' at %pa (%zu bytes) is not a valid FDT; nothing restored\n",
-		       KHUP_KHO_NODE, &phys, size);
+		pr_err("KHO node '%s' (%zu bytes) is not a valid FDT; nothing restored\n",
+		       KHUP_KHO_NODE, size);
 		return;
 	}
 	root = khup_fdt_root(fdt);
@@ -511,10 +631,11 @@ void khup_restore_all(void)
 			KHUP_KHO_NODE);
 		return;
 	}
-	if (!compat || strcmp(compat, KHUP_COMPATIBLE)) {
-		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\"); nothing restored\n",
+	v1 = compat && !strcmp(compat, KHUP_COMPATIBLE_V1);
+	if (!compat || (!v1 && strcmp(compat, KHUP_COMPATIBLE))) {
+		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\" or \"%s\"); nothing restored\n",
 		       KHUP_KHO_NODE, compat ? compat : "(none)",
-		       KHUP_COMPATIBLE);
+		       KHUP_COMPATIBLE, KHUP_COMPATIBLE_V1);
 		return;
 	}
 	/*
@@ -530,7 +651,6 @@ void khup_restore_all(void)
 	}
 	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
 
-	mutex_lock(&khup_lock);
 	for (node = khup_fdt_first_child(fdt, root); node >= 0;
 	     node = khup_fdt_next_sibling(fdt, node)) {
 		if (strncmp(khup_fdt_name(fdt, node), "image-", 6)) {
@@ -538,7 +658,7 @@ void khup_restore_all(void)
 				khup_fdt_name(fdt, node));
 			continue;
 		}
-		khup_restore_image(fdt, node);
+		khup_restore_image(fdt, node, v1);
 	}
 	list_for_each_entry(img, &khup_images, node) {
 		if (img->state != KHUP_STATE_RESTORED)
@@ -550,6 +670,5 @@ void khup_restore_all(void)
 		khup_notify(img, KHUP_EVENT_RESTORED);
 	}
 	khup_publish();
-	mutex_unlock(&khup_lock);
 	atomic64_add(ktime_get_ns() - start, &khup_stats.restore_ns);
 }

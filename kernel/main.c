@@ -10,10 +10,12 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kexec_handover.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/reboot.h>
 #include <linux/slab.h>
 #include <linux/trace.h>
 #include <linux/uaccess.h>
@@ -70,16 +72,35 @@ static bool khup_admin(void)
 	return capable(CAP_CHECKPOINT_RESTORE) || capable(CAP_SYS_ADMIN);
 }
 
-/* A name is non-empty, NUL-terminated, and zero-padded after the NUL. */
+/*
+ * A name is non-empty, NUL-terminated, zero-padded after the NUL, and
+ * printable ASCII without spaces: it appears in logs, the KHO node, netlink
+ * messages and every tool's text and JSON output, none of which then needs
+ * escaping.
+ */
 static int khup_check_name(const char *name)
 {
-	size_t len = strnlen(name, KHUP_NAME_LEN);
+	size_t len = strnlen(name, KHUP_NAME_LEN), i;
 
 	if (!len || len == KHUP_NAME_LEN ||
 	    memchr_inv(name + len, 0, KHUP_NAME_LEN - len))
 		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)name[i] <= ' ' || (unsigned char)name[i] > '~')
+			return -EINVAL;
 	return 0;
 }
+
+/*
+ * Set under khup_lock by the reboot notifier, which runs on the kexec path
+ * (kernel_kexec() -> kernel_restart_prepare()) while other tasks still
+ * run: taking the lock waits for the operation in progress, and from then
+ * on every state change fails with EBUSY, so the "khup" node and the
+ * tables it points to reach the next kernel exactly as they are now
+ * (never half-updated: a punch between its bitmap and its checksum, a
+ * release between freeing tables and withdrawing the node).
+ */
+bool khup_frozen;
 
 static long khup_ioctl_create(struct khup_create *arg)
 {
@@ -94,7 +115,8 @@ static long khup_ioctl_create(struct khup_create *arg)
 	if (err)
 		return err;
 	mutex_lock(&khup_lock);
-	img = khup_image_new(arg->name, current_euid(), khup_next_id());
+	img = khup_frozen ? ERR_PTR(-EBUSY) :
+	      khup_image_new(arg->name, current_euid(), khup_next_id());
 	if (!IS_ERR(img))
 		arg->id = img->id;
 	mutex_unlock(&khup_lock);
@@ -113,6 +135,8 @@ struct khup_image *khup_image_for_change(u64 id)
 		return ERR_PTR(-ENOENT);
 	if (!khup_image_may_access(img))
 		return ERR_PTR(-EPERM);
+	if (khup_frozen)
+		return ERR_PTR(-EBUSY);
 	return img;
 }
 
@@ -361,51 +385,88 @@ union khup_ucmd {
 	struct khup_tasks tasks;
 	struct khup_extents extents;
 	struct khup_claim_op claim;
+	struct khup_prepare prepare;
 };
 
+/* The struct of each ioctl: its size now and in its first version. */
 struct khup_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
-	long (*fn)(void *arg);
 };
 
-#define KHUP_OP(_cmd, _fn, _struct, _last)				\
+#define KHUP_OP(_cmd, _struct, _last)					\
 	[_cmd] = {							\
 		.size = sizeof(_struct) +				\
 			BUILD_BUG_ON_ZERO(sizeof(union khup_ucmd) <	\
 					  sizeof(_struct)),		\
 		.min_size = offsetofend(_struct, _last),		\
-		.fn = (long (*)(void *))(_fn),				\
 	}
 
 static const struct khup_ioctl_op khup_ops[] = {
-	KHUP_OP(KHUP_CMD_CREATE, khup_ioctl_create, struct khup_create, id),
-	KHUP_OP(KHUP_CMD_PIN, khup_ioctl_pin, struct khup_pin, offset),
-	KHUP_OP(KHUP_CMD_SEAL, khup_ioctl_seal, struct khup_image_op, id),
-	KHUP_OP(KHUP_CMD_RELEASE, khup_ioctl_release, struct khup_image_op, id),
-	KHUP_OP(KHUP_CMD_INFO, khup_ioctl_info, struct khup_info, release),
-	KHUP_OP(KHUP_CMD_LIST, khup_ioctl_list, struct khup_list, ids),
-	/* Called with the claim, if any: see khup_ioctl_dispatch(). */
-	KHUP_OP(KHUP_CMD_OPEN_PAGES, NULL, struct khup_open_pages, nr_pages),
-	KHUP_OP(KHUP_CMD_RESTORE_SELF, khup_ioctl_restore_self,
-		struct khup_restore_self, nr_pages),
-	KHUP_OP(KHUP_CMD_TASKS, khup_ioctl_tasks, struct khup_tasks, tasks),
-	KHUP_OP(KHUP_CMD_EXTENTS, khup_ioctl_extents, struct khup_extents,
-		extents),
-	KHUP_OP(KHUP_CMD_CLAIM, khup_ioctl_claim, struct khup_claim_op,
-		reserved),
+	KHUP_OP(KHUP_CMD_CREATE, struct khup_create, id),
+	KHUP_OP(KHUP_CMD_PIN, struct khup_pin, offset),
+	KHUP_OP(KHUP_CMD_SEAL, struct khup_image_op, id),
+	KHUP_OP(KHUP_CMD_RELEASE, struct khup_image_op, id),
+	KHUP_OP(KHUP_CMD_INFO, struct khup_info, release),
+	KHUP_OP(KHUP_CMD_LIST, struct khup_list, ids),
+	KHUP_OP(KHUP_CMD_OPEN_PAGES, struct khup_open_pages, nr_pages),
+	KHUP_OP(KHUP_CMD_RESTORE_SELF, struct khup_restore_self, nr_pages),
+	KHUP_OP(KHUP_CMD_TASKS, struct khup_tasks, tasks),
+	KHUP_OP(KHUP_CMD_EXTENTS, struct khup_extents, extents),
+	KHUP_OP(KHUP_CMD_CLAIM, struct khup_claim_op, reserved),
+	KHUP_OP(KHUP_CMD_PREPARE, struct khup_prepare, nr_migrated),
 };
+
+/*
+ * Direct calls with each handler's own argument type, no function-pointer
+ * table: nothing for kCFI to trap on. A handler that creates an fd leaves
+ * it in @nf, to be installed only once its number reached the caller.
+ */
+static long khup_call(unsigned int nr, union khup_ucmd *u,
+		      struct khup_claim *claim, struct khup_new_fd *nf)
+{
+	switch (nr) {
+	case KHUP_CMD_CREATE:
+		return khup_ioctl_create(&u->create);
+	case KHUP_CMD_PIN:
+		return khup_ioctl_pin(&u->pin);
+	case KHUP_CMD_SEAL:
+		return khup_ioctl_seal(&u->op);
+	case KHUP_CMD_RELEASE:
+		return khup_ioctl_release(&u->op);
+	case KHUP_CMD_INFO:
+		return khup_ioctl_info(&u->info);
+	case KHUP_CMD_LIST:
+		return khup_ioctl_list(&u->list);
+	case KHUP_CMD_OPEN_PAGES:
+		return khup_ioctl_open_pages(&u->open, claim, nf);
+	case KHUP_CMD_RESTORE_SELF:
+		return khup_ioctl_restore_self(&u->restore);
+	case KHUP_CMD_TASKS:
+		return khup_ioctl_tasks(&u->tasks);
+	case KHUP_CMD_EXTENTS:
+		return khup_ioctl_extents(&u->extents);
+	case KHUP_CMD_CLAIM:
+		return khup_ioctl_claim(&u->claim, nf);
+	case KHUP_CMD_PREPARE:
+		return khup_ioctl_prepare(&u->prepare);
+	}
+	return -ENOTTY;
+}
 
 /*
  * Extensible-struct dispatch in the style of liveupdate/iommufd: the user
  * states its struct size; bytes the kernel does not know must be zero
  * (E2BIG otherwise, from copy_struct_from_user()); outputs are copied back
  * for the size the user knows. @claim is set for the ioctls issued on a
- * claim fd (claim.c), which only open consuming readers.
+ * claim fd (claim.c), which only open consuming readers. A new fd is
+ * installed after the output was copied, so a failed copy leaves no fd
+ * behind in the caller's table.
  */
 long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
 			 struct khup_claim *claim)
 {
+	struct khup_new_fd nf = { .fd = -1 };
 	const struct khup_ioctl_op *op;
 	union khup_ucmd buf;
 	unsigned int nr;
@@ -427,14 +488,18 @@ long khup_ioctl_dispatch(unsigned int cmd, void __user *ubuf,
 	err = copy_struct_from_user(&buf, op->size, ubuf, usize);
 	if (err)
 		return err;
-	if (nr == KHUP_CMD_OPEN_PAGES)
-		err = khup_ioctl_open_pages(&buf.open, claim);
-	else
-		err = op->fn(&buf);
+	err = khup_call(nr, &buf, claim, &nf);
 	if (err)
 		return err;
-	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size)))
+	if (copy_to_user(ubuf, &buf, min_t(u32, usize, op->size))) {
+		if (nf.file) {
+			fput(nf.file);
+			put_unused_fd(nf.fd);
+		}
 		return -EFAULT;
+	}
+	if (nf.file)
+		fd_install(nf.fd, nf.file);
 	return 0;
 }
 
@@ -478,6 +543,22 @@ static struct miscdevice khup_misc = {
 	.groups = khup_groups,
 };
 
+static int khup_reboot(struct notifier_block *nb, unsigned long action,
+		       void *cmd)
+{
+	mutex_lock(&khup_lock);
+	khup_frozen = true;
+	mutex_unlock(&khup_lock);
+	pr_info("frozen for %s: %d images, nothing changes from here on\n",
+		action == SYS_RESTART ? "restart or kexec" : "shutdown",
+		khup_images_count());
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block khup_reboot_nb = {
+	.notifier_call = khup_reboot,
+};
+
 static int __init khup_init(void)
 {
 	int err;
@@ -488,18 +569,31 @@ static int __init khup_init(void)
 	err = khup_netlink_init();
 	if (err)
 		goto out_shrinker;
-	err = misc_register(&khup_misc);
-	if (err) {
-		khup_netlink_exit();
-		goto out_shrinker;
-	}
 	khup_trace_enable();
+	err = register_reboot_notifier(&khup_reboot_nb);
+	if (err)
+		goto out_netlink;
+	/*
+	 * /dev/khup goes live with khup_lock held until the images that came
+	 * over are restored: a new image must not take the id or name of one
+	 * still coming over (its pages would be stranded). Netlink requests
+	 * wait for the lock too.
+	 */
+	mutex_lock(&khup_lock);
+	err = misc_register(&khup_misc);
+	if (!err && kho_is_enabled() && is_kho_boot())
+		khup_restore_all();
+	mutex_unlock(&khup_lock);
+	if (err)
+		goto out_reboot;
 	if (!kho_is_enabled())
 		pr_info("KHO is disabled (boot with kho=on); images cannot be sealed\n");
-	else if (is_kho_boot())
-		khup_restore_all();
 	return 0;
 
+out_reboot:
+	unregister_reboot_notifier(&khup_reboot_nb);
+out_netlink:
+	khup_netlink_exit();
 out_shrinker:
 	khup_shrinker_exit();
 	return err;
@@ -509,6 +603,7 @@ static void __exit khup_exit(void)
 {
 	/* Held images keep a module reference, so none is left here. */
 	misc_deregister(&khup_misc);
+	unregister_reboot_notifier(&khup_reboot_nb);
 	khup_netlink_exit();
 	mutex_lock(&khup_lock);
 	khup_kho_exit();
@@ -521,5 +616,5 @@ module_exit(khup_exit);
 
 MODULE_DESCRIPTION("khup: Kexec HandOver of User Pages");
 /* The KHO node formats this module reads after a kexec. */
-MODULE_INFO(khup_node_formats, KHUP_COMPATIBLE);
+MODULE_INFO(khup_node_formats, KHUP_COMPATIBLE " " KHUP_COMPATIBLE_V1);
 MODULE_LICENSE("GPL");

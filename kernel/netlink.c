@@ -145,6 +145,10 @@ static int khup_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 		{ KHUP_A_STATS_READ_NS, &khup_stats.read_ns },
 		{ KHUP_A_STATS_CONSUMED, &khup_stats.consumed },
 		{ KHUP_A_STATS_COMMIT_NS, &khup_stats.commit_ns },
+		{ KHUP_A_STATS_PREPARED, &khup_stats.prepared },
+		{ KHUP_A_STATS_PREPARE_MIGRATED, &khup_stats.prepare_migrated },
+		{ KHUP_A_STATS_KMEM_BYTES, &khup_stats.kmem_bytes },
+		{ KHUP_A_STATS_PREPARE_NS, &khup_stats.prepare_ns },
 	};
 	struct sk_buff *msg;
 	void *hdr;
@@ -156,6 +160,9 @@ static int khup_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 	hdr = genlmsg_iput(msg, info);
 	if (!hdr)
 		goto err_free;
+	mutex_lock(&khup_lock);
+	atomic64_set(&khup_stats.kmem_bytes, khup_kmem_bytes());
+	mutex_unlock(&khup_lock);
 	for (i = 0; i < ARRAY_SIZE(stats); i++)
 		if (nla_put_u64_64bit(msg, stats[i].attr,
 				      atomic64_read(stats[i].val), KHUP_A_PAD))

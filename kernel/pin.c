@@ -114,6 +114,20 @@ static struct mm_struct *khup_task_mm(struct task_struct *task)
 	return mm ?: ERR_PTR(-ESRCH);
 }
 
+/* The task @nr names in the caller's pid namespace; 0 is the caller. */
+static struct task_struct *khup_get_task(pid_t nr)
+{
+	struct task_struct *task;
+	struct pid *pid;
+
+	if (!nr)
+		return get_task_struct(current);
+	pid = find_get_pid(nr);
+	task = pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
+	put_pid(pid);
+	return task ?: ERR_PTR(-ESRCH);
+}
+
 /*
  * Pages migrated so far, system-wide: the pin counts its migrations out of
  * CMA and ZONE_MOVABLE as the difference around it, without walking the
@@ -180,6 +194,28 @@ static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 	return 0;
 }
 
+/*
+ * How many of the (at most @max) pages at @pages continue the first one's
+ * folio page by page (or, for the zero page, repeat it): a THP's pages
+ * are added to the image as one run.
+ */
+static u32 khup_run_len(struct page **pages, unsigned long max)
+{
+	struct folio *folio = page_folio(pages[0]);
+	u32 n = 1;
+
+	if (is_zero_page(pages[0])) {
+		while (n < max && n < U32_MAX && is_zero_page(pages[n]))
+			n++;
+		return n;
+	}
+	/* The pages of the folio from pages[0] on, at most. */
+	max = min(max, folio_nr_pages(folio) - folio_page_idx(folio, pages[0]));
+	while (n < max && pages[n] == pages[0] + n)
+		n++;
+	return n;
+}
+
 /* The image to pin into, if the caller may and it is still open. */
 static struct khup_image *khup_pin_target(u64 id)
 {
@@ -189,7 +225,7 @@ static struct khup_image *khup_pin_target(u64 id)
 		return ERR_PTR(-ENOENT);
 	if (!khup_image_may_access(img))
 		return ERR_PTR(-EPERM);
-	if (img->state != KHUP_STATE_OPEN)
+	if (img->state != KHUP_STATE_OPEN || khup_frozen)
 		return ERR_PTR(-EBUSY);
 	return img;
 }
@@ -238,16 +274,21 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 		unsigned long va = (unsigned long)iov[i].iov_base;
 		unsigned long end = va + iov[i].iov_len;
 
-		for (; !err && va < end; va += PAGE_SIZE, k++)
-			err = khup_task_add_page(t, va, pages[k], false);
+		while (!err && va < end) {
+			u32 n = khup_run_len(pages + k, (end - va) >> PAGE_SHIFT);
+
+			err = khup_task_add_run(t, va, pages[k], n, false);
+			if (!err) {
+				va += (unsigned long)n << PAGE_SHIFT;
+				k += n;
+			}
+		}
 	}
 	if (err) {
-		/* Pages [0, k - 1) were added: truncating unpins them. */
+		/* Pages [0, k) were added: truncating unpins them. */
 		khup_task_truncate(img, t, old_pages, old_ext, old_last);
 		if (new_task)
 			khup_task_free(img, t);
-		if (k)
-			k--;
 		unpin_user_pages(pages + k, npages - k);
 		return err;
 	}
@@ -294,17 +335,10 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	if (err)
 		goto out_iov;
 
-	if (arg->pid) {
-		struct pid *pid = find_get_pid(arg->pid);
-
-		task = pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
-		put_pid(pid);
-		if (!task) {
-			err = -ESRCH;
-			goto out_iov;
-		}
-	} else {
-		task = get_task_struct(current);
+	task = khup_get_task(arg->pid);
+	if (IS_ERR(task)) {
+		err = PTR_ERR(task);
+		goto out_iov;
 	}
 	tgid = task_tgid_vnr(task);
 	mm = khup_task_mm(task);
@@ -345,6 +379,114 @@ long khup_ioctl_pin(struct khup_pin *arg)
 	}
 out_free:
 	kvfree(pages);
+	mmput(mm);
+out_task:
+	put_task_struct(task);
+out_iov:
+	kfree(iov);
+	return err;
+}
+
+/*
+ * Pins and unpins at once the present pages of one range, batch by batch,
+ * skipping pages that are not present (FOLL_NOFAULT) and holes. Returns
+ * the number of pages looked at, or a negative errno.
+ */
+static long khup_prepare_range(struct mm_struct *mm, unsigned long addr,
+			       unsigned long nr, unsigned int gup_flags,
+			       struct page **pages)
+{
+	long seen = 0;
+
+	while (nr) {
+		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
+		int locked = 1;
+		long got;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		got = pin_user_pages_remote(mm, addr, n, gup_flags, pages,
+					    &locked);
+		if (locked)
+			mmap_read_unlock(mm);
+		if (got > 0) {
+			unpin_user_pages(pages, got);
+			seen += got;
+		}
+		/* A short pin stopped at a page it may not fault in: skip it. */
+		if (got < (long)n)
+			got = max(got, 0L) + 1;
+		addr += got << PAGE_SHIFT;
+		nr -= got;
+		cond_resched();
+	}
+	return seen;
+}
+
+long khup_ioctl_prepare(struct khup_prepare *arg)
+{
+	u64 start = ktime_get_ns(), npages, migrated, seen = 0;
+	struct page **pages = NULL;
+	struct task_struct *task;
+	unsigned int gup_flags;
+	struct mm_struct *mm;
+	struct iovec *iov;
+	long err = 0, got;
+	u32 i;
+
+	if (arg->flags)
+		return -EOPNOTSUPP;
+	if (!capable(CAP_CHECKPOINT_RESTORE) && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!arg->nr_iovecs || arg->nr_iovecs > KHUP_MAX_IOVECS ||
+	    arg->pid < 0)
+		return -EINVAL;
+	iov = memdup_array_user(u64_to_user_ptr(arg->iovecs), arg->nr_iovecs,
+				sizeof(*iov));
+	if (IS_ERR(iov))
+		return PTR_ERR(iov);
+	err = khup_check_iovecs(iov, arg->nr_iovecs, &npages);
+	if (err)
+		goto out_iov;
+	task = khup_get_task(arg->pid);
+	if (IS_ERR(task)) {
+		err = PTR_ERR(task);
+		goto out_iov;
+	}
+	mm = khup_task_mm(task);
+	if (IS_ERR(mm)) {
+		err = PTR_ERR(mm);
+		goto out_task;
+	}
+	pages = kmalloc_array(KHUP_PIN_BATCH, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		err = -ENOMEM;
+		goto out_mm;
+	}
+	/* As the pin: FOLL_FORCE reads PROT_NONE ranges of a tracee. */
+	gup_flags = FOLL_LONGTERM | FOLL_NOFAULT |
+		    (same_thread_group(task, current) ? 0 : FOLL_FORCE);
+	migrated = khup_migrations();
+	for (i = 0; i < arg->nr_iovecs; i++) {
+		got = khup_prepare_range(mm, (unsigned long)iov[i].iov_base,
+					 iov[i].iov_len >> PAGE_SHIFT,
+					 gup_flags, pages);
+		if (got < 0) {
+			err = got;
+			break;
+		}
+		seen += got;
+	}
+	migrated = khup_migrations() - migrated;
+	atomic64_add(seen, &khup_stats.prepared);
+	atomic64_add(migrated, &khup_stats.prepare_migrated);
+	atomic64_add(ktime_get_ns() - start, &khup_stats.prepare_ns);
+	arg->nr_pages = seen;
+	arg->nr_migrated = migrated;
+	kfree(pages);
+out_mm:
 	mmput(mm);
 out_task:
 	put_task_struct(task);

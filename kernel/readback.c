@@ -155,10 +155,11 @@ static long khup_fallocate(struct file *file, int mode, loff_t off,
 	if (first >= end)
 		goto out;
 	if (r->claim) {
-		khup_consume(t, first, end);
+		trace_khup_consume(r->img->id, r->pid,
+				   khup_consume(t, first, end));
 		goto out;
 	}
-	if (r->img->claim) {
+	if (r->img->claim || khup_frozen) {
 		err = -EBUSY;
 		goto out;
 	}
@@ -199,7 +200,7 @@ static const struct file_operations khup_reader_fops = {
 };
 
 long khup_ioctl_open_pages(struct khup_open_pages *arg,
-			   struct khup_claim *claim)
+			   struct khup_claim *claim, struct khup_new_fd *nf)
 {
 	struct khup_reader *r;
 	struct khup_image *img;
@@ -264,7 +265,8 @@ long khup_ioctl_open_pages(struct khup_open_pages *arg,
 	arg->nr_pages = t->nr_pages;
 	arg->fd = fd;
 	mutex_unlock(&khup_lock);
-	fd_install(fd, file);
+	nf->fd = fd;
+	nf->file = file;
 	return 0;
 
 err_unlock:

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Tracepoints khup:* for pin, seal, restore, read-back and release, so the
- * persistent ftrace buffer records an upgrade on both sides of the kexec.
+ * Tracepoints khup:* for the life of an image - pin, seal, restore after
+ * kexec, claim, read-back, consume, commit or rollback, lost pages, release -
+ * so the persistent ftrace buffer records an upgrade on both sides of the
+ * kexec. The field names are an interface: khup-tracedat and the tests read
+ * them by name from each kernel's own event formats.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM khup
@@ -71,36 +74,64 @@ TRACE_EVENT(khup_readback,
 		      __entry->bytes)
 );
 
-/* @what: KHUP_TRACE_CLAIM_* */
-TRACE_EVENT(khup_claim,
-	    TP_PROTO(u64 id, u32 what, u64 consumed),
-	    TP_ARGS(id, what, consumed),
-	    TP_STRUCT__entry(__field(u64, id)
-			     __field(u32, what)
-			     __field(u64, consumed)),
-	    TP_fast_assign(__entry->id = id;
-			   __entry->what = what;
-			   __entry->consumed = consumed;),
-	    TP_printk("image=%llu %s consumed=%llu", __entry->id,
-		      __print_symbolic(__entry->what,
-				       { 0, "rolled-back" },
-				       { 1, "committed" },
-				       { 2, "claimed" }),
-		      __entry->consumed)
+/*
+ * Per-task page counts: khup_release (pages freed or unpinned; pid 0 = the
+ * whole image), khup_consume (pages a restore read and punched: held until
+ * it commits), khup_lost (pages that will never be read again: not claimable
+ * after kexec, or consumed pages freed under memory pressure).
+ */
+DECLARE_EVENT_CLASS(khup_task_pages,
+		    TP_PROTO(u64 id, pid_t pid, u64 pages),
+		    TP_ARGS(id, pid, pages),
+		    TP_STRUCT__entry(__field(u64, id)
+				     __field(pid_t, pid)
+				     __field(u64, pages)),
+		    TP_fast_assign(__entry->id = id;
+				   __entry->pid = pid;
+				   __entry->pages = pages;),
+		    TP_printk("image=%llu pid=%d pages=%llu",
+			      __entry->id, __entry->pid, __entry->pages)
 );
 
-TRACE_EVENT(khup_release,
-	    TP_PROTO(u64 id, pid_t pid, u64 pages),
-	    TP_ARGS(id, pid, pages),
-	    TP_STRUCT__entry(__field(u64, id)
-			     __field(pid_t, pid)
-			     __field(u64, pages)),
-	    TP_fast_assign(__entry->id = id;
-			   __entry->pid = pid;
-			   __entry->pages = pages;),
-	    TP_printk("image=%llu pid=%d pages=%llu",
-		      __entry->id, __entry->pid, __entry->pages)
+DEFINE_EVENT(khup_task_pages, khup_release,
+	     TP_PROTO(u64 id, pid_t pid, u64 pages),
+	     TP_ARGS(id, pid, pages));
+
+DEFINE_EVENT(khup_task_pages, khup_consume,
+	     TP_PROTO(u64 id, pid_t pid, u64 pages),
+	     TP_ARGS(id, pid, pages));
+
+DEFINE_EVENT(khup_task_pages, khup_lost,
+	     TP_PROTO(u64 id, pid_t pid, u64 pages),
+	     TP_ARGS(id, pid, pages));
+
+/*
+ * A restore's claim on an image: khup_claim (pages = held by the image),
+ * khup_commit (pages = consumed, now freed with the image), khup_rollback
+ * (pages = consumed, readable again).
+ */
+DECLARE_EVENT_CLASS(khup_image_pages,
+		    TP_PROTO(u64 id, u64 pages),
+		    TP_ARGS(id, pages),
+		    TP_STRUCT__entry(__field(u64, id)
+				     __field(u64, pages)),
+		    TP_fast_assign(__entry->id = id;
+				   __entry->pages = pages;),
+		    TP_printk("image=%llu pages=%llu", __entry->id,
+			      __entry->pages)
 );
+
+DEFINE_EVENT(khup_image_pages, khup_claim,
+	     TP_PROTO(u64 id, u64 pages),
+	     TP_ARGS(id, pages));
+
+DEFINE_EVENT(khup_image_pages, khup_commit,
+	     TP_PROTO(u64 id, u64 pages),
+	     TP_ARGS(id, pages));
+
+DEFINE_EVENT(khup_image_pages, khup_rollback,
+	     TP_PROTO(u64 id, u64 pages),
+	     TP_ARGS(id, pages));
 #endif /* _KHUP_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH

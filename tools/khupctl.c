@@ -7,6 +7,7 @@
  *   khupctl release IMAGE|--all
  *   khupctl [--json] status
  *   khupctl [--json] fdt [--in|--out]
+ *   khupctl [--json] prepare [--dry-run] [--tree] PID...
  *
  * Talks to the module directly (/dev/khup ioctls, the "khup" generic
  * netlink family for statistics, debugfs kho/ for the tree); khupd need not
@@ -36,23 +37,16 @@
 
 #include <linux/khup.h>
 
-/* Exit codes (doc/tools.md). */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,		/* an operation failed */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_NOMODULE = 3,	/* khup.ko not loaded / /dev/khup missing */
-	EXIT_NOIMAGE = 4,	/* no such image */
-	EXIT_NOKHO = 5,		/* no KHO tree in debugfs */
-};
+#include "khupctl.h"
+#include "version.h"	/* generated: scripts/version --header */
 
 static const char *dev_path = "/dev/khup";
-static const char *debugfs = "/sys/kernel/debug";
+const char *debugfs = "/sys/kernel/debug";
 static const char *state_path = "/run/khupd/state";
-static bool json;
+bool json;
 static int khup_fd = -1;
 
-static void err_msg(const char *fmt, ...)
+void err_msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,7 +57,7 @@ static void err_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
-static int open_dev(void)
+int open_dev(void)
 {
 	if (khup_fd >= 0)
 		return 0;
@@ -78,14 +72,14 @@ static int open_dev(void)
 	return 0;
 }
 
-static int kio(unsigned long cmd, void *arg)
+int kio(unsigned long cmd, void *arg)
 {
 	return ioctl(khup_fd, cmd, arg) < 0 ? -errno : 0;
 }
 
 /* ---- JSON helpers ---- */
 
-static void json_str(const char *s)
+void json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -93,7 +87,8 @@ static void json_str(const char *s)
 
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c >= 0x7f)
+			/* Not UTF-8 by necessity: each byte as a code point. */
 			printf("\\u%04x", c);
 		else
 			putchar(c);
@@ -111,7 +106,7 @@ static const char *state_name(uint32_t s)
 	return "unknown";
 }
 
-static void human_bytes(uint64_t b, char *buf, size_t len)
+void human_bytes(uint64_t b, char *buf, size_t len)
 {
 	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double v = b;
@@ -445,6 +440,10 @@ static const struct {
 	{ KHUP_A_STATS_READ_NS, "read_ns" },
 	{ KHUP_A_STATS_CONSUMED, "consumed_pages" },
 	{ KHUP_A_STATS_COMMIT_NS, "commit_ns" },
+	{ KHUP_A_STATS_PREPARED, "prepared_pages" },
+	{ KHUP_A_STATS_PREPARE_MIGRATED, "prepare_migrated_pages" },
+	{ KHUP_A_STATS_KMEM_BYTES, "kmem_bytes" },
+	{ KHUP_A_STATS_PREPARE_NS, "prepare_ns" },
 };
 #define NR_STATS (sizeof(stats_attrs) / sizeof(stats_attrs[0]))
 
@@ -921,15 +920,23 @@ static void usage(FILE *f)
 	      "  fdt [--in|--out]      print the KHO tree (default --out: what\n"
 	      "                        the next kexec carries; --in: what this\n"
 	      "                        boot received)\n"
+	      "  prepare [--dry-run] [--tree] PID...\n"
+	      "                        move the processes' pages out of KHO\n"
+	      "                        scratch while they run, so the dump's\n"
+	      "                        pin has little to migrate (--tree: and\n"
+	      "                        their descendants; --dry-run: only report\n"
+	      "                        the scratch size and their share in it)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -j, --json            machine-readable output\n"
 	      "      --device PATH     khup device (default /dev/khup)\n"
 	      "      --debugfs DIR     debugfs mount (default /sys/kernel/debug)\n"
 	      "  -h, --help            this text\n"
+	      "  -V, --version         print the version\n"
 	      "\n"
 	      "Exit status: 0 success, 1 an operation failed, 2 usage error,\n"
-	      "3 khup.ko not loaded, 4 no such image, 5 no KHO tree.\n", f);
+	      "3 khup.ko not loaded, 4 no such image, 5 no KHO tree.\n"
+	      "See khupctl(8).\n", f);
 }
 
 int main(int argc, char **argv)
@@ -939,6 +946,7 @@ int main(int argc, char **argv)
 		{ "device", required_argument, NULL, 'D' },
 		{ "debugfs", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd;
@@ -948,7 +956,7 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			json = true;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			break;
@@ -960,6 +968,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("khupctl %s\n", KHUP_VERSION);
 			return EXIT_OK;
 		default:
 			usage(stderr);
@@ -1010,6 +1021,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "fdt") && argc == optind + 1 &&
 	    (!strcmp(argv[optind], "--in") || !strcmp(argv[optind], "--out")))
 		return cmd_fdt(argv[optind] + 2);
+	if (!strcmp(cmd, "prepare"))
+		return cmd_prepare(argc - optind, argv + optind);
 	err_msg("bad command line: '%s' (see khupctl --help)", cmd);
 	return EXIT_USAGE;
 }

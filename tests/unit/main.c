@@ -13,6 +13,7 @@ int main(int argc, char **argv)
 	printf("KTAP version 1\n");
 	test_fdt(outdir);
 	test_format(outdir);
+	test_tracedat(outdir);
 	printf("1..%d\n", ktap_n);
 	printf("%d passed, %d failed\n", ktap_n - ktap_failed, ktap_failed);
 	return ktap_failed ? 1 : 0;

@@ -53,12 +53,45 @@ static void reseal(uint8_t *b, uint64_t size)
 	(void)size;
 }
 
+/*
+ * khup_bits_set()/khup_bits_count() against the bit-by-bit helpers, for
+ * every start and length within a few bytes (the byte-at-a-time middle,
+ * the partial bytes on either side, empty ranges).
+ */
+static void test_bit_ranges(void)
+{
+	uint8_t a[16], b[16];
+	uint64_t first, n, i, c, want;
+	int bad = 0;
+
+	for (first = 0; first < 40; first++) {
+		for (n = 0; first + n <= 8 * sizeof(a); n++) {
+			memset(a, 0, sizeof(a));
+			memset(b, 0, sizeof(b));
+			khup_bits_set(a, first, n);
+			for (i = first; i < first + n; i++)
+				khup_bit_set(b, i);
+			bad |= memcmp(a, b, sizeof(a)) != 0;
+			/* Count over a pattern with holes. */
+			for (i = 0; i < sizeof(a); i++)
+				a[i] = (uint8_t)(i * 37 + 11);
+			c = khup_bits_count(a, first, n);
+			for (want = 0, i = first; i < first + n; i++)
+				want += khup_bit_test(a, i);
+			bad |= c != want;
+		}
+	}
+	CHECK(!bad, "format: khup_bits_set and khup_bits_count agree with the bit-by-bit helpers for every range");
+}
+
 void test_format(const char *outdir)
 {
 	const char *why = NULL;
 	struct khup_tbl_info info;
 	struct khup_ext e;
 	uint64_t size, sz, i, missed = 0;
+
+	test_bit_ranges();
 	uint8_t *b, *c;
 	unsigned int bit;
 	int ok;

@@ -65,7 +65,7 @@ stage1() {
 }
 
 stage2() {
-	local wl=$OUT/wl dumped
+	local wl=$OUT/wl dumped t
 	need_plugin
 	stamp boot
 	say "== stage 2: $(uname -r), boot_id $(cat /proc/sys/kernel/random/boot_id)"
@@ -82,21 +82,29 @@ stage2() {
 	stamp restore
 	check "khup-upgrade --restore (criu restore --kho)" \
 		"$UPGRADE" --restore --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" --images-dir "$OUT/img"
-	stamp running
+	# criu's restore log is last written when the restore is done, before
+	# khup-upgrade goes on to write the trace files (which the workload
+	# does not wait for)
+	touch -r "$(ls -d "$OUT"/img/1-*)/restore.log" "$OUT/t.running"
 	check "workload reports after restore" wl_report "$wl" report.after
 	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
 	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
 	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined
 	check_eq "khup.ko holds no image any more" "$("$KHUPCTL" --json list)" "[]"
 	# Enabling events in the new kernel clears the persistent instance, so
-	# khup-upgrade had the new kernel back it up first (instance khup_prev)
-	# and --restore merged both into one timeline.
-	say "the upgrade's trace, old kernel then new (khup-upgrade.trace, first lines of each):"
-	grep -E 'khup_(pin|seal)|khup-upgrade' "$OUT/img/khup-upgrade.trace" | head -n 6 | sed 's/^/    /'
-	grep -F -- '---- kexec' "$OUT/img/khup-upgrade.trace" | sed 's/^/    /'
-	grep -E 'khup_(restore|readback|release):' "$OUT/img/khup-upgrade.trace" | head -n 6 | sed 's/^/    /'
+	# khup-upgrade had the new kernel back it up first (instance khup_prev);
+	# --restore decoded that copy with the old kernel's formats, saved
+	# before the kexec, and this kernel's instance with its own.
+	t=$OUT/img/khup-upgrade.trace
+	say "the upgrade's trace, each kernel decoded with its own formats (khup-upgrade.trace, trimmed):"
+	grep -E '^# |khup_(pin|seal|restore|claim|commit|release):|khup-upgrade: (upgrade start|dumped|kexec|restore)' "$t" |
+		awk '!/khup_(pin|restore):/ || ++n[$0 ~ /khup_pin/] <= 3' | sed 's/^/    /'
 	check "one trace holds the dump (old kernel) and the restore (new kernel)" \
-		bash -c "grep -q 'khup_seal:' $OUT/img/khup-upgrade.trace && grep -q 'khup_restore:' $OUT/img/khup-upgrade.trace"
+		bash -c "grep -q 'khup_seal:' $t && grep -q 'khup_restore:' $t"
+	check "the old kernel's marker names its writer and its function" \
+		grep -qE '^ *khup-upgrade-[0-9]+ .* tracing_mark_write: khup-upgrade: upgrade start' "$t"
+	check "trace-cmd report opens both kernels' trace.dat (khup-upgrade --report)" \
+		bash -c "'$UPGRADE' --report --images-dir '$OUT/img' >'$OUT/report.txt' 2>&1 && grep -q 'khup_seal:' '$OUT/report.txt' && grep -q 'khup_commit:' '$OUT/report.txt'"
 
 	# The dump ends when khup-upgrade writes its order file (renamed to
 	# .done by a complete --restore; a rename keeps the mtime).

@@ -87,7 +87,25 @@ wait_log() {
 # stage_done: mark this stage complete (kernel log saved, marker written).
 # init does it when a stage returns; a stage that kexecs by itself (through
 # a tool under test, e.g. khup-upgrade) calls it first.
+# kmemleak_check: on a kernel with kmemleak (the debug kernel), scan now
+# and fail if an unreferenced object was allocated by khup.ko (boot-time
+# reports of the kernel itself are not this test's business).
+kmemleak_check() {
+	local k=/sys/kernel/debug/kmemleak leaks
+	[ -w "$k" ] || return 0
+	echo scan >"$k" 2>/dev/null || return 0
+	echo scan >"$k" 2>/dev/null
+	leaks=$(awk '/^unreferenced object/ { if (obj != "" && khup) print obj; obj = $0; khup = 0; next }
+		/\[khup\]/ { khup = 1 } { obj = obj "\n" $0 }
+		END { if (obj != "" && khup) print obj }' "$k")
+	if [ -n "$leaks" ]; then
+		printf '%b\n' "$leaks" | head -n 40 | sed 's/^/#   kmemleak: /'
+		fail "no memory leaked by khup.ko (kmemleak)" "kmemleak reports objects allocated by khup.ko"
+	fi
+}
+
 stage_done() {
+	kmemleak_check
 	dmesg >"$OUT/dmesg.stage$STAGE" 2>/dev/null
 	touch "$OUT/stage$STAGE.done"
 	sync

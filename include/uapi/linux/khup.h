@@ -83,7 +83,8 @@ enum {
 	KHUP_CMD_EXTENTS = 0x09,
 	KHUP_CMD_CLAIM = 0x0a,
 	KHUP_CMD_COMMIT = 0x0b,
-	KHUP_CMD_CLAIM_TIE = 0x0c,
+	KHUP_CMD_PREPARE = 0x0c,
+	KHUP_CMD_CLAIM_TIE = 0x0d,
 };
 
 /**
@@ -106,8 +107,8 @@ enum khup_image_state {
  * @size:	Input; sizeof(struct khup_create).
  * @flags:	Input; must be 0.
  * @name:	Input; NUL-terminated, non-empty, unique image name of at most
- *		%KHUP_NAME_LEN bytes including the NUL; bytes after the NUL
- *		must be zero.
+ *		%KHUP_NAME_LEN bytes including the NUL, printable ASCII
+ *		without spaces (0x21..0x7e); bytes after the NUL must be zero.
  * @id:		Output; the new image's id (never 0).
  *
  * Creates an empty image in state %KHUP_STATE_OPEN owned by the caller's
@@ -161,6 +162,41 @@ struct khup_pin {
 	__aligned_u64	iovecs;
 	__aligned_u64	nr_pages;
 	__aligned_u64	offset;
+};
+
+/**
+ * struct khup_prepare - ioctl(KHUP_IOC_PREPARE)
+ * @size:	Input; sizeof(struct khup_prepare).
+ * @flags:	Input; must be 0.
+ * @pid:	Input; as for %KHUP_IOC_PIN: 0 for the caller, else a task the
+ *		caller ptrace-traces. The task need not be stopped: attach
+ *		with PTRACE_SEIZE and let it run.
+ * @nr_iovecs:	Input; as for %KHUP_IOC_PIN.
+ * @iovecs:	Input; as for %KHUP_IOC_PIN, except that pages which are
+ *		not present, unmapped holes and pages a pin would have to
+ *		fault (e.g. shared copy-on-write with another process) are
+ *		skipped: nothing is faulted in.
+ * @nr_pages:	Output; present pages looked at.
+ * @nr_migrated: Output; pages migrated meanwhile, system-wide (the
+ *		pgmigrate_success event count around the call).
+ *
+ * Moves the present pages of the ranges out of CMA and ZONE_MOVABLE (KHO
+ * scratch is CMA) while the task still runs, by pinning them with
+ * FOLL_LONGTERM and unpinning them again at once. A later %KHUP_IOC_PIN,
+ * inside a checkpoint's downtime, then only migrates the pages that were
+ * allocated since. Nothing stays pinned and no image is involved.
+ * Requires CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+ *
+ * Errors: as for %KHUP_IOC_PIN, without EFAULT, EBUSY and ENOSPC.
+ */
+struct khup_prepare {
+	__u32		size;
+	__u32		flags;
+	__s32		pid;
+	__u32		nr_iovecs;
+	__aligned_u64	iovecs;
+	__aligned_u64	nr_pages;
+	__aligned_u64	nr_migrated;
 };
 
 /**
@@ -472,6 +508,7 @@ struct khup_extents {
 #define KHUP_IOC_EXTENTS	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_EXTENTS)
 #define KHUP_IOC_CLAIM		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_CLAIM)
 #define KHUP_IOC_COMMIT		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_COMMIT)
+#define KHUP_IOC_PREPARE	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_PREPARE)
 #define KHUP_IOC_CLAIM_TIE	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_CLAIM_TIE)
 
 /**
@@ -481,7 +518,7 @@ struct khup_extents {
  * device tree (big-endian cells, as FDT requires)::
  *
  *   / {
- *           compatible = "khup-v1";
+ *           compatible = "khup-v2";
  *           khup,nr-images = <u32>;
  *           image-<id> {                       (hex id)
  *                   id = <u64>;
@@ -495,22 +532,30 @@ struct khup_extents {
  *                           comm = "string";
  *                           nr-pages = <u64>;
  *                           nr-extents = <u64>;
- *                           table = <u64>;     physical address
  *                           table-size = <u64>;
+ *                           table-vmalloc = [bytes];  KHO's struct kho_vmalloc
  *                   };
  *           };
  *   };
  *
- * ``table`` points to a preserved, little-endian extent table: a 64-byte
+ * ``table-vmalloc`` is the descriptor kho_preserve_vmalloc() filled in for
+ * the extent table (its layout is KHO's, versioned by KHO's own
+ * compatible), so a table may be any size. The table is little-endian: a
+ * 64-byte
  * header (magic %KHUP_TABLE_MAGIC, version, sizes, counts, two CRC32s),
  * then nr-extents 24-byte extents {le64 va, le64 pfn, le32 nr, u8 order,
  * u8 flags, le16 0}, then a bitmap (one bit per page of the offset space,
  * set = page still held). The table CRC covers header and extents and is
  * checked before any pfn is trusted; the bitmap has its own CRC because
  * punching holes updates it in place. See doc/module.md.
+ *
+ * "khup-v1" nodes (written by earlier modules, still read) have one
+ * ``table = <u64>`` physical address of a contiguous preserved table
+ * instead of ``table-vmalloc``.
  */
 #define KHUP_KHO_NODE		"khup"
-#define KHUP_COMPATIBLE		"khup-v1"
+#define KHUP_COMPATIBLE		"khup-v2"
+#define KHUP_COMPATIBLE_V1	"khup-v1"
 #define KHUP_TABLE_MAGIC	0x5855484bU	/* "KHUX" little endian */
 #define KHUP_TABLE_VERSION	1
 
@@ -576,6 +621,10 @@ enum {
 	KHUP_A_STATS_READ_NS,		/* u64 */
 	KHUP_A_STATS_CONSUMED,		/* u64 pages consumed by claims */
 	KHUP_A_STATS_COMMIT_NS,		/* u64 */
+	KHUP_A_STATS_PREPARED,		/* u64 pages looked at by PREPARE */
+	KHUP_A_STATS_PREPARE_MIGRATED,	/* u64 pages migrated by PREPARE */
+	KHUP_A_STATS_KMEM_BYTES,	/* u64, the module's own tables */
+	KHUP_A_STATS_PREPARE_NS,	/* u64 */
 
 	__KHUP_A_MAX,
 	KHUP_A_MAX = (__KHUP_A_MAX - 1)

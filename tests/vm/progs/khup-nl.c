@@ -233,6 +233,10 @@ static const char *stat_name(int t)
 	case KHUP_A_STATS_READ_NS: return "read_ns";
 	case KHUP_A_STATS_CONSUMED: return "consumed";
 	case KHUP_A_STATS_COMMIT_NS: return "commit_ns";
+	case KHUP_A_STATS_PREPARED: return "prepared";
+	case KHUP_A_STATS_PREPARE_MIGRATED: return "prepare_migrated";
+	case KHUP_A_STATS_KMEM_BYTES: return "kmem_bytes";
+	case KHUP_A_STATS_PREPARE_NS: return "prepare_ns";
 	}
 	return NULL;
 }

@@ -11,6 +11,18 @@
  *                                       by pid, read back via the fd, seal
  *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
  *   khup-test remote-check NAME STATE   read back via the fd, compare
+ *   khup-test faults OP                 fail the 1st, 2nd, ... allocation of
+ *                                       OP (pin, seal, claim, consume,
+ *                                       commit) with fail-nth; after each,
+ *                                       the state is all or nothing
+ *   khup-test punch-loop NAME STATE     punch pages one by one, 2 ms apart,
+ *                                       until done or a punch fails (EBUSY
+ *                                       once frozen for a kexec); outcome
+ *                                       in STATE.loop
+ *   khup-test check-each NAME STATE     every page reads as the child's
+ *                                       data or fails with EIO, and the
+ *                                       readable ones are exactly those
+ *                                       the module holds
  *   khup-test remote-punch NAME STATE FIRST N
  *                                       punch FIRST..FIRST+N-1 through an
  *                                       unaligned range 100 bytes wider on
@@ -41,10 +53,15 @@
  *                                       lands in KHO scratch (CMA), pin and
  *                                       seal it, check no pinned pfn is in
  *                                       scratch
+ *   khup-test hog DIR MARGIN_MB         hold all free memory but KHO scratch
+ *                                       and MARGIN_MB (so what is allocated
+ *                                       next lands in scratch); DIR/ready
+ *                                       when done; runs until killed
  *
  * Every failure prints what was expected and what happened.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -66,6 +83,8 @@
 #include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/khup.h>
+
+#include "../../../tools/scratch.h"
 
 #define PS 4096UL
 #define MB (1024UL * 1024)
@@ -599,6 +618,82 @@ static int remote_punch(const char *name, const char *state, uint64_t first,
 	return 0;
 }
 
+/*
+ * Punches the remote image's pages one at a time, in scrambled order, a
+ * few milliseconds apart, until every page is gone or a punch fails;
+ * appends each outcome to STATE.loop. Runs across a kexec's freeze: the
+ * punch that meets it fails with EBUSY.
+ */
+static int punch_loop(const char *name, const char *state)
+{
+	struct remote_state rs;
+	uint64_t pages, i, done = 0;
+	char path[4096];
+	int fd;
+	FILE *f;
+
+	read_remote(state, &rs);
+	fd = open_pages(image_id(name), rs.pid, &pages);
+	snprintf(path, sizeof(path), "%s.loop", state);
+	f = fopen(path, "a");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	setvbuf(f, NULL, _IOLBF, 0);
+	for (i = 0; i < pages; i++) {
+		uint64_t p = i * 1009 % pages;
+
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      p * PS, PS)) {
+			fprintf(f, "punch of page %" PRIu64 " failed after %" PRIu64 " punches: %s\n",
+				p, done, strerror(errno));
+			return errno == EBUSY ? 0 : 1;
+		}
+		done++;
+		usleep(2000);
+	}
+	fprintf(f, "all %" PRIu64 " pages punched\n", done);
+	return 0;
+}
+
+/*
+ * Reads every page of the remote image one by one: each must either fail
+ * with EIO (punched) or hold exactly what the child wrote, and the pages
+ * that read must be the ones the module says it holds, none lost.
+ */
+static int check_each(const char *name, const char *state)
+{
+	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
+	uint64_t pages, idx = 0, off, intact = 0, gone = 0, want[PS / 8];
+	char buf[PS];
+	struct remote_state rs;
+	int fd, i, err;
+
+	read_remote(state, &rs);
+	strncpy(in.name, name, sizeof(in.name) - 1);
+	err = kio(KHUP_IOC_INFO, &in);
+	if (err)
+		die("INFO: %s", strerror(-err));
+	fd = open_pages(in.id, rs.pid, &pages);
+	for (i = 0; i < 2; i++) {
+		for (off = 0; off < rs.len[i]; off += PS, idx++) {
+			if (pread(fd, buf, PS, idx * PS) != PS) {
+				if (errno != EIO)
+					die("page %" PRIu64 ": %s", idx, strerror(errno));
+				gone++;
+				continue;
+			}
+			fill_page(want, 7, (rs.addr[i] + off) / PS);
+			if (memcmp(buf, want, PS))
+				die("page %" PRIu64 " differs from what the child wrote", idx);
+			intact++;
+		}
+	}
+	printf("%" PRIu64 " pages intact, %" PRIu64 " punched; the module holds %llu, lost %llu\n",
+	       intact, gone, (unsigned long long)in.nr_pages,
+	       (unsigned long long)in.nr_lost);
+	return intact == in.nr_pages && !in.nr_lost ? 0 : 1;
+}
+
 static int release(const char *name)
 {
 	struct khup_image_op op = { .size = sizeof(op), .id = image_id(name) };
@@ -707,46 +802,13 @@ static int pfns(const char *name, int want_thp)
 
 /* ---- KHO scratch (CMA) ---- */
 
-struct span {
-	uint64_t start, end;	/* pfns, end exclusive */
-};
-
-static int read_hex_list(const char *path, uint64_t *v, int max)
+/* The running kernel's KHO scratch ranges (tools/scratch.c). */
+static void scratch_spans(struct khup_scratch *s)
 {
-	FILE *f = fopen(path, "r");
-	int n = 0;
+	int err = khup_scratch_read("/sys/kernel/debug", s);
 
-	if (!f)
-		die("%s: %s", path, strerror(errno));
-	while (n < max && fscanf(f, "%" SCNx64, &v[n]) == 1)
-		n++;
-	fclose(f);
-	return n;
-}
-
-static int scratch_spans(struct span *sp, int max)
-{
-	uint64_t phys[64], len[64];
-	int n, i;
-
-	n = read_hex_list("/sys/kernel/debug/kho/out/scratch_phys", phys, 64);
-	if (read_hex_list("/sys/kernel/debug/kho/out/scratch_len", len, 64) != n)
-		die("scratch_phys and scratch_len disagree");
-	for (i = 0; i < n && i < max; i++) {
-		sp[i].start = phys[i] / PS;
-		sp[i].end = (phys[i] + len[i]) / PS;
-	}
-	return n;
-}
-
-static int in_scratch(const struct span *sp, int n, uint64_t pfn)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (pfn >= sp[i].start && pfn < sp[i].end)
-			return 1;
-	return 0;
+	if (err)
+		die("KHO scratch ranges: %s", strerror(-err));
 }
 
 static long meminfo_kb(const char *key)
@@ -763,31 +825,55 @@ static long meminfo_kb(const char *key)
 	return v;
 }
 
+/*
+ * Movable allocations fall back to CMA pageblocks (KHO scratch is CMA) once
+ * the rest of free memory is gone: hog everything but the scratch area and
+ * @margin_kb, so that what is allocated next lands in scratch.
+ */
+static long hog_outside_scratch(const struct khup_scratch *s, long margin_kb)
+{
+	long hog_kb = meminfo_kb("MemFree:") - (long)(s->pages * (PS / 1024)) -
+		      margin_kb;
+
+	if (hog_kb > 0 &&
+	    mmap(NULL, hog_kb * 1024, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0) == MAP_FAILED)
+		die("hog %ld kB: %s", hog_kb, strerror(errno));
+	return hog_kb;
+}
+
+/* Holds memory outside scratch until killed; DIR/ready when it does. */
+static int __attribute__((noreturn)) hog(const char *dir, long margin_mb)
+{
+	struct khup_scratch s;
+	char path[512];
+	long kb;
+	FILE *f;
+
+	scratch_spans(&s);
+	kb = hog_outside_scratch(&s, margin_mb * 1024);
+	snprintf(path, sizeof(path), "%s/ready", dir);
+	f = fopen(path, "w");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "pid %d\nhogged_kb %ld\nscratch_kb %" PRIu64 "\n",
+		getpid(), kb, s.pages * (PS / 1024));
+	fclose(f);
+	for (;;)
+		pause();
+}
+
 static int scratch(const char *name)
 {
-	struct span sp[64];
-	uint64_t scratch_kb = 0, len = 64 * MB, off, id, pages, before = 0;
-	int n, i, pm, err, bad = 0;
+	uint64_t len = 64 * MB, off, id, pages, before = 0;
 	struct range r = { .len = len, .kind = 0 };
+	struct khup_scratch s;
+	int pm, err, bad = 0;
 	struct iovec iov;
-	char *hog;
 	long hog_kb;
 
-	n = scratch_spans(sp, 64);
-	for (i = 0; i < n; i++)
-		scratch_kb += (sp[i].end - sp[i].start) * (PS / 1024);
-	/*
-	 * Movable allocations fall back to CMA pageblocks (KHO scratch is
-	 * CMA) once the rest of free memory is gone: hog everything but the
-	 * scratch area and a margin, then allocate the range to pin.
-	 */
-	hog_kb = meminfo_kb("MemFree:") - (long)scratch_kb - 24 * 1024;
-	if (hog_kb > 0) {
-		hog = mmap(NULL, hog_kb * 1024, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (hog == MAP_FAILED)
-			die("hog %ld kB: %s", hog_kb, strerror(errno));
-	}
+	scratch_spans(&s);
+	hog_kb = hog_outside_scratch(&s, 24 * 1024);
 	r.va = (uintptr_t)map_at(len, 0, 0);
 	fill(&r, 3);
 	pm = open("/proc/self/pagemap", O_RDONLY);
@@ -796,13 +882,13 @@ static int scratch(const char *name)
 
 		if (pread(pm, &e, 8, (r.va + off) / PS * 8) != 8)
 			die("pagemap: %s", strerror(errno));
-		if ((e >> 63) && in_scratch(sp, n, e & ((1ULL << 55) - 1)))
+		if ((e >> 63) && khup_scratch_has(&s, e & ((1ULL << 55) - 1)))
 			before++;
 	}
 	close(pm);
 	printf("scratch %" PRIu64 " kB in %d ranges; hogged %ld kB; %" PRIu64
 	       " of %lu pages allocated inside scratch before pinning\n",
-	       scratch_kb, n, hog_kb, before, len / PS);
+	       s.pages * (PS / 1024), s.n, hog_kb, before, len / PS);
 
 	iov.iov_base = (void *)r.va;
 	iov.iov_len = len;
@@ -825,7 +911,7 @@ static int scratch(const char *name)
 		for (j = 0; j < es.count; j++)
 			for (k = 0; k < e[j].nr; k++)
 				if (!(e[j].flags & KHUP_EXTENT_ZERO) &&
-				    in_scratch(sp, n, e[j].pfn + k))
+				    khup_scratch_has(&s, e[j].pfn + k))
 					bad++;
 		printf("%u extents, %d pinned pages inside scratch\n",
 		       es.count, bad);
@@ -849,6 +935,19 @@ static int expect(const char *what, int got, int want)
 	       got ? strerror(-got) : "success",
 	       want ? strerror(-want) : "success");
 	return 1;
+}
+
+static int count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (dir && (d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	return n;
 }
 
 static int bad_input(const char *c)
@@ -903,6 +1002,13 @@ static int bad_input(const char *c)
 		cr.name[5] = 'x';
 		r |= expect("garbage after NUL", kio(KHUP_IOC_CREATE, &cr),
 			    -EINVAL);
+		memset(cr.name, 0, sizeof(cr.name));
+		strcpy(cr.name, "a\xff");
+		r |= expect("byte 0xff", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+		strcpy(cr.name, "a b");
+		r |= expect("a space", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
+		strcpy(cr.name, "a\n");
+		r |= expect("a newline", kio(KHUP_IOC_CREATE, &cr), -EINVAL);
 		return r;
 	}
 	if (!strcmp(c, "duplicate-name")) {
@@ -917,12 +1023,67 @@ static int bad_input(const char *c)
 		       expect("pin", pin(999999, 0, &iov, 1, NULL), -ENOENT);
 	}
 	id = create("t");
+	if (!strcmp(c, "fd-on-efault")) {
+		struct khup_open_pages *o;
+		int before, after, r;
+
+		if (pin(id, 0, &iov, 1, NULL))
+			die("pin");
+		/* The struct reads fine but cannot be written back. */
+		o = mmap(NULL, PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		*o = (struct khup_open_pages){
+			.size = sizeof(*o), .id = id, .pid = getpid(),
+		};
+		mprotect(o, PS, PROT_READ);
+		before = count_fds();
+		r = expect("OPEN_PAGES into a read-only struct",
+			   kio(KHUP_IOC_OPEN_PAGES, o), -EFAULT);
+		after = count_fds();
+		printf("open fds before %d, after %d\n", before, after);
+		return r | (after != before);
+	}
 	if (!strcmp(c, "no-such-pid"))
 		return expect(c, pin(id, 0x3ffffff, &iov, 1, NULL), -ESRCH);
 	if (!strcmp(c, "untraced-pid"))
 		return expect(c, pin(id, 1, &iov, 1, NULL), -EPERM);
 	if (!strcmp(c, "negative-pid"))
 		return expect(c, pin(id, -5, &iov, 1, NULL), -EINVAL);
+	if (!strcmp(c, "prepare")) {
+		struct iovec hole[2] = { { page, PS }, { page, PS } };
+		struct khup_prepare p = {
+			.size = sizeof(p), .nr_iovecs = 1,
+			.iovecs = (uintptr_t)&iov,
+		};
+		char *gap = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int r;
+
+		r = expect("prepare own memory", kio(KHUP_IOC_PREPARE, &p), 0);
+		r |= expect("one present page looked at", p.nr_pages == 1 ? 0 : -1, 0);
+		/* Not present and unmapped pages are skipped, not faulted in. */
+		gap[0] = 1;
+		munmap(gap + 2 * PS, PS);
+		hole[0].iov_base = gap;
+		hole[0].iov_len = 4 * PS;
+		p.iovecs = (uintptr_t)hole;
+		r |= expect("prepare a range with holes", kio(KHUP_IOC_PREPARE, &p), 0);
+		r |= expect("only the present page counted", p.nr_pages == 1 ? 0 : -1, 0);
+		p.nr_iovecs = 2;
+		hole[0].iov_base = page;
+		hole[0].iov_len = PS;
+		r |= expect("overlapping ranges", kio(KHUP_IOC_PREPARE, &p), -EINVAL);
+		p.nr_iovecs = 1;
+		p.pid = 1;
+		r |= expect("a task not traced by the caller", kio(KHUP_IOC_PREPARE, &p), -EPERM);
+		p.pid = 0;
+		p.flags = 1;
+		r |= expect("unknown flag", kio(KHUP_IOC_PREPARE, &p), -EOPNOTSUPP);
+		p.flags = 0;
+		p.nr_iovecs = 0;
+		r |= expect("no ranges", kio(KHUP_IOC_PREPARE, &p), -EINVAL);
+		return r;
+	}
 	if (!strcmp(c, "unprivileged")) {
 		int r;
 
@@ -1536,6 +1697,192 @@ static int lost_check(const char *name, uint64_t want)
 	return bad;
 }
 
+/* ---- fault injection (the debug kernel) ---- */
+
+/*
+ * Arms /proc/thread-self/fail-nth: the @n-th fault-injectable call of this
+ * thread (a slab or page allocation with failslab/fail_page_alloc set to
+ * include sleeping allocations, a user copy) fails.
+ */
+static void fail_nth(int n)
+{
+	int fd = open("/proc/thread-self/fail-nth", O_WRONLY);
+	char buf[16];
+
+	if (fd < 0)
+		die("/proc/thread-self/fail-nth: %s (a kernel with CONFIG_FAULT_INJECTION?)",
+		    strerror(errno));
+	snprintf(buf, sizeof(buf), "%d", n);
+	if (write(fd, buf, strlen(buf)) < 0)
+		die("fail-nth: %s", strerror(errno));
+	close(fd);
+}
+
+/* True if the fault armed with fail_nth() was injected (and disarms it). */
+static int fail_nth_hit(void)
+{
+	int fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	char buf[16] = "";
+	int left;
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		die("fail-nth: %s", strerror(errno));
+	left = atoi(buf);
+	if (write(fd, "0", 1) < 0)
+		die("fail-nth: %s", strerror(errno));
+	close(fd);
+	return left == 0;
+}
+
+static int node_published(void)
+{
+	return access("/sys/kernel/debug/kho/out/sub_fdts/khup", F_OK) == 0;
+}
+
+/*
+ * Fails the n-th allocation (or user copy) of one operation, for n = 1, 2,
+ * ... until the operation gets through without reaching the n-th, and
+ * checks after each failure that the operation did nothing at all or
+ * completed: pages pinned all or none, an image sealed (and published) or
+ * still open with nothing preserved, a claim taken or not, a commit done
+ * or the claim still able to roll back with every page readable.
+ * OP: pin, seal, claim, consume, commit.
+ */
+static int faults(const char *what)
+{
+	static char buf[(64 + 512) * 4096] __attribute__((aligned(2 * 1024 * 1024)));
+	struct iovec iov = { buf, sizeof(buf) };
+	int n, hit, err, bad = 0, injected = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	for (n = 1; n < 100000; n++) {
+		uint64_t id = create("f"), pages = 0;
+		struct khup_info in;
+		int c = -1, fd = -1;
+
+		if (strcmp(what, "pin")) {
+			err = pin(id, 0, &iov, 1, &pages);
+			if (err)
+				die("PIN: %s", strerror(-err));
+		}
+		if (!strcmp(what, "claim") || !strcmp(what, "consume") ||
+		    !strcmp(what, "commit"))
+			seal(id);
+		if (!strcmp(what, "consume") || !strcmp(what, "commit")) {
+			c = claim(id);
+			if (c < 0)
+				die("CLAIM: %s", strerror(-c));
+		}
+		if (!strcmp(what, "commit")) {
+			fd = claim_open(c, id, getpid());
+			if (fd < 0 || punch_all_fd(fd, sizeof(buf) / PS))
+				die("consume: %s", strerror(errno));
+		}
+
+		fail_nth(n);
+		if (!strcmp(what, "pin")) {
+			err = pin(id, 0, &iov, 1, &pages);
+		} else if (!strcmp(what, "seal")) {
+			struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+			err = kio(KHUP_IOC_SEAL, &op);
+		} else if (!strcmp(what, "claim")) {
+			c = err = claim(id);
+			if (c >= 0)
+				err = 0;
+		} else if (!strcmp(what, "consume")) {
+			fd = err = claim_open(c, id, getpid());
+			if (fd >= 0)
+				err = punch_all_fd(fd, sizeof(buf) / PS);
+		} else if (!strcmp(what, "commit")) {
+			err = commit(c, id);
+		} else {
+			die("unknown fault case %s", what);
+		}
+		hit = fail_nth_hit();
+		injected += hit;
+		in = (struct khup_info){ .size = sizeof(in), .id = id };
+		if (kio(KHUP_IOC_INFO, &in))
+			in.state = 0xff;	/* gone: released by a commit */
+
+		if (!strcmp(what, "pin")) {
+			if (err ? in.nr_pages != 0 : in.nr_pages != sizeof(buf) / PS) {
+				printf("n=%d: PIN %s but the image holds %llu pages\n", n,
+				       err ? strerror(-err) : "succeeded",
+				       (unsigned long long)in.nr_pages);
+				bad = 1;
+			}
+		} else if (!strcmp(what, "seal")) {
+			if (err && (in.state != KHUP_STATE_OPEN || node_published())) {
+				printf("n=%d: SEAL failed (%s) but the image is in state %u, node %s\n",
+				       n, strerror(-err), in.state,
+				       node_published() ? "published" : "absent");
+				bad = 1;
+			}
+			if (err)
+				seal(id);	/* the state must allow it */
+			if (in.state == KHUP_STATE_OPEN && !err)
+				bad = 1;
+		} else if (!strcmp(what, "claim")) {
+			if (err) {
+				/* Not claimed: a claim now must work. */
+				c = claim(id);
+				if (c < 0) {
+					printf("n=%d: CLAIM failed (%s), then again: %s\n",
+					       n, strerror(-err), strerror(-c));
+					bad = 1;
+				}
+			}
+		} else if (!strcmp(what, "consume") || !strcmp(what, "commit")) {
+			if (err && in.state == 0xff) {
+				printf("n=%d: %s failed (%s) but the image is gone\n",
+				       n, what, strerror(-err));
+				bad = 1;
+			}
+			if (err && in.state != 0xff) {
+				/* Roll back: every page readable again. */
+				int rfd;
+				uint64_t p;
+
+				if (fd >= 0)
+					close(fd);
+				close(c);
+				c = fd = -1;
+				rfd = open_pages(id, getpid(), &p);
+				for (p = 0; p < sizeof(buf) / PS; p++)
+					if (pread_err(rfd, p)) {
+						printf("n=%d: page %llu unreadable after the rollback\n",
+						       n, (unsigned long long)p);
+						bad = 1;
+						break;
+					}
+				close(rfd);
+			}
+		}
+		if (err)
+			printf("n=%d: %s failed with %s; consistent\n", n, what,
+			       strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		if (c >= 0)
+			close(c);
+		if (in.state != 0xff) {
+			struct khup_image_op op = { .size = sizeof(op), .id = id };
+
+			if (kio(KHUP_IOC_RELEASE, &op))
+				die("RELEASE after n=%d: %s", n, strerror(errno));
+		}
+		if (bad)
+			return 1;
+		if (!hit) {
+			printf("%s: %d fault points, %d injected, every one consistent\n",
+			       what, n - 1, injected);
+			return injected ? 0 : 1;
+		}
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "self-pin"))
@@ -1548,6 +1895,12 @@ int main(int argc, char **argv)
 		return remote_verify(argv[2], argv[3], 1);
 	if (argc == 4 && !strcmp(argv[1], "remote-check"))
 		return remote_verify(argv[2], argv[3], 0);
+	if (argc == 3 && !strcmp(argv[1], "faults"))
+		return faults(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "punch-loop"))
+		return punch_loop(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "check-each"))
+		return check_each(argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[1], "remote-punch"))
 		return remote_punch(argv[2], argv[3], strtoull(argv[4], NULL, 0),
 				    strtoull(argv[5], NULL, 0));
@@ -1573,6 +1926,8 @@ int main(int argc, char **argv)
 		return pfns(argv[2], 1);
 	if (argc == 3 && !strcmp(argv[1], "scratch"))
 		return scratch(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "hog"))
+		return hog(argv[2], atol(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "bad-input"))
 		return bad_input(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of khup-test.c\n");

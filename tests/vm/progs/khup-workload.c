@@ -15,7 +15,9 @@
  *            process that keeps incrementing a counter in it;
  *   memfd    a memfd mapped MAP_SHARED, 4 MiB random;
  *   anon     MIB MiB private anonymous random data (after the fork, so only
- *            the parent has it);
+ *            the parent has it); with KHUP_WL_SCATTER set in the
+ *            environment, in 4 KiB pages faulted in scrambled order, so
+ *            that each is its own physical extent;
  *   thp      THP_MIB (default 16) MiB private anonymous, 2 MiB aligned,
  *            MADV_HUGEPAGE, random;
  *   file     a 4 MiB file DIR/file mapped MAP_PRIVATE, every other page
@@ -131,6 +133,22 @@ static uint64_t region_sum(int r)
 	if (mprotect(reg[r].p, reg[r].len, PROT_NONE))
 		die("mprotect");
 	return s;
+}
+
+/*
+ * KHUP_WL_SCATTER: back the range with 4 KiB pages faulted in a scrambled
+ * order (page i * 1000003 mod n), so that pages next to each other in the
+ * address space are far apart physically: every page becomes its own
+ * extent of the dump.
+ */
+static void scatter(unsigned char *p, size_t len)
+{
+	size_t n = len / 4096, i;
+
+	if (madvise(p, len, MADV_NOHUGEPAGE))
+		die("madvise(MADV_NOHUGEPAGE)");
+	for (i = 0; i < n; i++)
+		p[(i * 1000003ULL % n) * 4096] = 1;
 }
 
 static void *map(size_t len, int flags, int fd)
@@ -361,6 +379,8 @@ static int run(int mib, int thp_mib)
 
 	reg[R_ANON].len = (size_t)mib * MiB;
 	reg[R_ANON].p = map(reg[R_ANON].len, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	if (getenv("KHUP_WL_SCATTER"))
+		scatter(reg[R_ANON].p, reg[R_ANON].len);
 	fill(reg[R_ANON].p, reg[R_ANON].len);
 
 	/* 2 MiB aligned, so that it can be backed by huge pages */

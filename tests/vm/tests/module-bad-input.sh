@@ -22,7 +22,7 @@ stage1() {
 	before=$(memfree_settled_kb)
 	for c in size-small size-trailing-nonzero size-trailing-zero reserved \
 		 unknown-ioctl unknown-flag bad-name duplicate-name no-such-image \
-		 no-such-pid untraced-pid negative-pid unprivileged not-owner unaligned \
+		 no-such-pid untraced-pid negative-pid prepare fd-on-efault unprivileged not-owner unaligned \
 		 unmapped overlap overflow iovec-count state read-past-end double-release; do
 		case_ "$c"
 	done

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# khup-upgrade checkpoints a running workload on 7.2 and loads 7.3; after kexec khupd claims the pages, khup-upgrade --restore brings it back intact, and the persistent trace shows dump and restore in one timeline
+# khup-upgrade checkpoints a running workload on 7.2 and loads 7.3; after kexec khupd claims the pages, khup-upgrade --restore brings it back intact, and the upgrade's trace decodes each kernel's events with its own formats, on one time axis, readable by trace-cmd report
 VM_KEXEC=yes
 VM_KERNELS="7.2 7.3"
 # What khup-upgrade puts on the next kernel's command line (the harness
@@ -8,19 +8,11 @@ VM_CMDLINE="reserve_mem=12M:4096:trace trace_instance=khup@trace trace_instance=
 VM_TIMEOUT=1200
 
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
-[ -z "${KHUP_TOP:-}" ] || . "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
+if [ -n "${KHUP_TOP:-}" ]; then
+	. "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
+	. "$KHUP_TOP/tests/vm/progs/upgrade-trace.sh"
+fi
 
-KHUPD=$KHUP_BUILD/daemon/khupd
-UPGRADE=$KHUP_BUILD/tools/khup-upgrade
-INST=/sys/kernel/tracing/instances/khup
-WL_MIB=64
-# upgrade ARGS...: khup-upgrade with this test's CRIU and plugin (and the
-# next kernel's khup.ko, unless ARGS name another)
-upgrade() {
-	local mod=$KHUP_BUILD/modules/$STAGE_RELEASE_2/khup.ko
-	case " $* " in *" --next-module "*) mod= ;; esac
-	"$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" ${mod:+--next-module "$mod"} "$@"
-}
 # fake_kho_kernel OUT: the next kernel's image, its KHO format renamed kho-v9
 # (the payload decompressed, edited, recompressed after the same header)
 fake_kho_kernel() {
@@ -33,12 +25,6 @@ fake_kho_kernel() {
 		tail -c +$((off + 1)) "$f" | { gzip -dc 2>/dev/null || true; } | sed 's/kho-v4/kho-v9/' | gzip -c
 	} >"$1"
 }
-# run_to FILE CMD...: CMD's output into FILE
-run_to() {
-	local f=$1
-	shift
-	"$@" >"$f" 2>&1
-}
 # refused OUTFILE PATTERN ARGS...: exit 3 and PATTERN in the message
 refused() {
 	local out=$1 pat=$2 rc=0
@@ -48,17 +34,10 @@ refused() {
 	[ "$rc" -eq 3 ] && grep -q "refusing: .*$pat" "$out"
 }
 
-stage1() {
-	local wl=$OUT/wl pid kpid rc
-	need_plugin
-	"$KHUPD" -f -m "$(khup_ko)" 2>"$OUT/khupd.1.log" &
-	kpid=$!
-	check "khupd starts and loads the module (trace=khup from the command line)" wait_log "$OUT/khupd.1.log" "ready" 30
-	check "module parameter taken from the command line" grep -q "loaded .* with trace=khup" "$OUT/khupd.1.log"
-	check "workload starts" wl_start "$wl" "$WL_MIB"
-	pid=$(kv "$wl/ready" pid)
-	check "report before the upgrade" wl_report "$wl" report.before
-
+# refusals PID: every check refuses before anything is done; the dry run
+# prints every step and changes nothing
+refusals() {
+	local pid=$1
 	check "refuses an images dir on tmpfs" refused "$OUT/r.tmpfs" "on tmpfs" \
 		upgrade --kernel "$STAGE_KERNEL_2" --pid "$pid" --images-dir /tmp/img
 	check "refuses without root" refused "$OUT/r.root" "not root" \
@@ -67,6 +46,10 @@ stage1() {
 		upgrade --kernel "$STAGE_KERNEL_2" --next-config /dev/null --pid "$pid" --images-dir "$OUT/img"
 	check "refuses a missing process" refused "$OUT/r.pid" "no process 999999" \
 		upgrade --kernel "$STAGE_KERNEL_2" --pid 999999 --images-dir "$OUT/img"
+	check "refuses without trace-cmd (it saves the formats that decode this kernel's trace)" \
+		refused "$OUT/r.tracecmd" "trace-cmd not found" \
+		env TRACE_CMD=/nonexistent/trace-cmd "$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" \
+		--next-module "$KHUP_BUILD/modules/$STAGE_RELEASE_2/khup.ko" --kernel "$STAGE_KERNEL_2" --pid "$pid" --images-dir "$OUT/img"
 	check "refuses without a khup.ko for the next kernel" refused "$OUT/r.nomod" "no khup.ko for the next kernel" \
 		upgrade --kernel "$STAGE_KERNEL_2" --next-module /nonexistent/khup.ko --pid "$pid" --images-dir "$OUT/img"
 	check "refuses a khup.ko built for another kernel" refused "$OUT/r.wrongmod" "is built for kernel '$STAGE_RELEASE_1', not for the next kernel $STAGE_RELEASE_2" \
@@ -79,67 +62,16 @@ stage1() {
 
 	check "dry run" run_to "$OUT/dry-run.txt" upgrade --dry-run --kernel "$STAGE_KERNEL_2" --pid "$pid" --images-dir "$OUT/img"
 	sed 's/^/#   /' "$OUT/dry-run.txt"
-	check "dry run shows the compatibility checks passing" bash -c "grep -q 'check: KHO format kho-v4 in both kernels' $OUT/dry-run.txt && grep -q 'check: the next kernel.s khup.ko reads node format khup-v1' $OUT/dry-run.txt"
+	check "dry run shows the compatibility checks passing" bash -c "grep -q 'check: KHO format kho-v4 in both kernels' $OUT/dry-run.txt && grep -q 'check: the next kernel.s khup.ko reads node format khup-v2' $OUT/dry-run.txt"
+	check "dry run reports KHO scratch and the tree's share in it" bash -c "grep -q 'khup-upgrade: KHO scratch: .* in [0-9]* range' $OUT/dry-run.txt && grep -q 'khup-upgrade: pid $pid (.*): [0-9]* pages present, [0-9]* in scratch' $OUT/dry-run.txt"
 	check "dry run shows the dump" grep -q "^+ $CRIU dump --kho -t $pid -D $OUT/img/1-$pid" "$OUT/dry-run.txt"
 	check "dry run shows kexec -s -l with kho=on and the trace instance" \
 		grep -q "^+ kexec -s -l $STAGE_KERNEL_2 --command-line=.*kho=on reserve_mem=12M:4096:trace trace_instance=khup@trace trace_instance=khup_prev=khup khup.trace=khup" "$OUT/dry-run.txt"
+	check "dry run shows the trace formats saved before the kexec" \
+		grep -q "^+ trace-cmd restore -c -t /sys/kernel/tracing -o $OUT/img/khup-upgrade.old-head.dat" "$OUT/dry-run.txt"
 	check "dry run shows kexec -e" grep -q "^+ kexec -e" "$OUT/dry-run.txt"
 	check "dry run changed nothing: the workload runs, no image" bash -c "kill -0 $pid && [ -z \"\$($WL images)\" ] && [ ! -e $OUT/img ]"
-
-	# The harness does the kexec itself (into stage 2), so --no-exec.
-	check "khup-upgrade checkpoints and loads the next kernel" \
-		run_to "$OUT/upgrade.txt" upgrade --no-exec --kernel "$STAGE_KERNEL_2" --pid "$pid" --images-dir "$OUT/img"
-	sed 's/^/#   /' "$OUT/upgrade.txt"
-	show_log "$OUT/img/1-$pid/dump.log"
-	check "the workload is gone (dumped)" wl_gone "$wl"
-	check_eq "one sealed image" "$($WL images | awk '{ print $2 }' | tr '\n' ' ')" "2 "
-	check "order recorded" grep -q "^$OUT/img/1-$pid $pid " "$OUT/img/khup-upgrade.order"
-	check "kernel loaded for kexec" test "$(cat /sys/kernel/kexec_loaded)" = 1
-	check "khup:khup_pin and khup:khup_seal in the persistent instance" \
-		bash -c "grep -q 'khup_pin:' $INST/trace && grep -q 'khup_seal:' $INST/trace"
-	$WL images | awk '{ print $3 }' >"$OUT/held"
-	kill -TERM "$kpid"
-	rc=0
-	wait "$kpid" || rc=$?
-	check_eq "khupd stops with 0" "$rc" 0
 }
 
-stage2() {
-	local wl=$OUT/wl kpid rc t
-	check_eq "running the 7.3 test kernel" "$(uname -r)" "$STAGE_RELEASE_2"
-	"$KHUPD" -f -m "$(khup_ko)" --ttl 600 2>"$OUT/khupd.2.log" &
-	kpid=$!
-	check "khupd starts and loads the module" wait_log "$OUT/khupd.2.log" "ready" 30
-	check "khupd inventory: the image came from $STAGE_RELEASE_1 with every page" \
-		grep -q "restored, .* $(cat "$OUT/held") pages .* created by kernel $STAGE_RELEASE_1" "$OUT/khupd.2.log"
-	check "khup-upgrade --restore" run_to "$OUT/restore.txt" upgrade --restore --images-dir "$OUT/img"
-	sed 's/^/#   /' "$OUT/restore.txt"
-	show_log "$(ls -d "$OUT"/img/1-*)/restore.log"
-	check "report after restore" wl_report "$wl" report.after
-	check "every region's checksum is intact" wl_verify "$wl" "$wl/report.after"
-	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
-	check "the futex waiter wakes and is joined (its tid word survived the dump)" wl_join "$wl" report.joined
-	check_eq "the image is gone" "$($WL images | wc -l)" 0
-	check "khupd saw the release" wait_log "$OUT/khupd.2.log" "released" 20
-
-	t=$OUT/img/khup-upgrade.trace
-	check "khup-upgrade wrote the timeline" test -s "$t"
-	grep -E 'khup_|khup-upgrade|----' "$t" | awk '!/khup_readback/ || ++n <= 3' | head -n 40 | sed 's/^/#   trace: /'
-	check "the persistent instance's copy holds the old kernel's dump (pin, seal, markers)" \
-		bash -c "grep -q 'khup_pin:' $INST""_prev/trace && grep -q 'khup_seal:' $INST""_prev/trace && grep -q 'khup-upgrade: dumped pid' $INST""_prev/trace"
-	check "the persistent instance holds the new kernel's restore (restore, readback, release)" \
-		bash -c "grep -q 'khup_restore:' $INST/trace && grep -q 'khup_readback:' $INST/trace && grep -q 'khup_release:' $INST/trace"
-	local pin kx rs end
-	pin=$(grep -n 'khup_pin:' "$t" | tail -n1 | cut -d: -f1)
-	kx=$(grep -n '^# ---- kexec' "$t" | cut -d: -f1)
-	rs=$(grep -n 'khup_restore:' "$t" | head -n1 | cut -d: -f1)
-	end=$(grep -n 'khup-upgrade: restore end: 1 of 1' "$t" | cut -d: -f1)
-	note "timeline lines: last pin $pin, kexec $kx, first restore $rs, restore end $end"
-	check "one timeline: dump (old kernel), kexec, restore (new kernel), in that order" \
-		test "${pin:-0}" -gt 0 -a "${pin:-0}" -lt "${kx:-0}" -a "${kx:-0}" -lt "${rs:-0}" -a "${rs:-0}" -lt "${end:-0}"
-	kill -TERM "$kpid"
-	rc=0
-	wait "$kpid" || rc=$?
-	check_eq "khupd stops with 0" "$rc" 0
-	wl_stop "$wl"
-}
+stage1() { trace_stage1 refusals; }
+stage2() { trace_stage2; }

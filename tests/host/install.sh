@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# install.sh: what 'make install' puts on a host is there and works there,
+# checked on the host in seconds (no VM, no root needed): stages 'make
+# install-programs' (make install without the CRIU plugin, which needs a
+# CRIU build) in a temporary DESTDIR, then checks the file list, the unit
+# (its Documentation= pages exist, systemd-analyze verify), each man page
+# with man -l, --version of each program against scripts/version, khupd's
+# settings file, and the bash completion sourced in bash. KTAP output,
+# 'N passed, N failed' last; exit 0 only if all passed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dest=$work/dest
+prefix=/usr/local
+sbin=$dest$prefix/sbin
+compdir=$dest$prefix/share/bash-completion/completions
+version=$("$top/scripts/version")
+
+n=0 passed=0 failed=0 skipped=0
+# result RC DESC [DETAIL FILE]: one KTAP line; the file is shown on failure
+result() {
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n $2"
+		passed=$((passed + 1))
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+		[ -z "${3:-}" ] || sed 's/^/#   | /' "$3" | tail -n 20
+	fi
+}
+skip() {
+	n=$((n + 1))
+	echo "ok $n $1 # SKIP $2"
+	skipped=$((skipped + 1))
+}
+# check DESC CMD...: passes iff CMD exits 0; its output is shown otherwise
+check() {
+	local desc=$1 rc=0
+	shift
+	"$@" >"$work/out" 2>&1 || rc=$?
+	result "$rc" "$desc" "$work/out"
+}
+
+echo "KTAP version 1"
+echo "# version $version"
+
+# --- what make install depends on --------------------------------------------
+# Walks the top Makefile's rules from 'install': it must reach the CRIU
+# build (the plugin) and deps-build, never the test set-up.
+make -pRrq -C "$top" : 2>/dev/null | sed -nE 's/^([a-z][a-z0-9-]*):( (.*))?$/\1 \3/p' >"$work/rules"
+reach() {
+	local todo=("$@") seen=" " t
+	while [ ${#todo[@]} -gt 0 ]; do
+		t=${todo[0]}
+		todo=("${todo[@]:1}")
+		case $seen in *" $t "*) continue ;; esac
+		seen+="$t "
+		echo "$t"
+		# shellcheck disable=SC2207
+		todo+=($(awk -v t="$t" '$1 == t { $1 = ""; print }' "$work/rules"))
+	done
+}
+reach install >"$work/reached"
+bad=$(grep -xE 'deps|kernel|kernel-bench|modules|modules-bench|progs|userspace' "$work/reached")
+result "$([ -z "$bad" ] && grep -qx deps-build "$work/reached"; echo $?)" \
+	"make install needs deps-build, not the tests' set-up (reached: $(tr '\n' ' ' <"$work/reached"))"
+
+# --- the staged installation ---------------------------------------------
+check "make install-programs DESTDIR=<tmp> succeeds" \
+	make -s -C "$top" install-programs DESTDIR="$dest"
+
+expected="etc/khup/khupd.conf
+lib/systemd/system/khupd.service
+usr/local/sbin/khup-tracedat
+usr/local/sbin/khup-upgrade
+usr/local/sbin/khupctl
+usr/local/sbin/khupd
+usr/local/share/bash-completion/completions/khup-upgrade
+usr/local/share/bash-completion/completions/khupctl
+usr/local/share/man/man7/khup_plugin.7
+usr/local/share/man/man8/khup-upgrade.8
+usr/local/share/man/man8/khupctl.8
+usr/local/share/man/man8/khupd.8"
+(cd "$dest" 2>/dev/null && find . \( -type f -o -type l \) | sed 's|^\./||' | sort) >"$work/files"
+diff -u <(echo "$expected") "$work/files" >"$work/diff"
+result $? "the installed files are exactly the expected ones" "$work/diff"
+
+# --- DKMS source tree --------------------------------------------------------
+base=$("$top/scripts/version" --base)
+src=$work/dkms/usr/src/khup-$base
+check "make install-dkms DESTDIR=<tmp> stages /usr/src/khup-$base" \
+	make -s -C "$top" install-dkms DESTDIR="$work/dkms"
+# every object Kbuild links into khup.ko has its source in the tree
+objs=$(sed -nE '/^khup-y/,/[^\\]$/p' "$top/kernel/Makefile" | grep -oE '[a-z_]+\.o')
+missing=
+for o in $objs; do
+	[ -f "$src/kernel/${o%.o}.c" ] || missing+=" ${o%.o}.c"
+done
+[ -f "$src/include/uapi/linux/khup.h" ] || missing+=" include/uapi/linux/khup.h"
+echo "#   missing:$missing" >"$work/out"
+result "$([ -z "$missing" ] && [ -n "$objs" ]; echo $?)" \
+	"the DKMS tree has every source of khup.ko ($(echo "$objs" | wc -w) objects) and the UAPI header" "$work/out"
+check "dkms.conf names khup $base and builds kernel/khup.ko" bash -c "
+	kernel_source_dir=/k dkms_tree=/d; . '$src/dkms.conf' &&
+	[ \"\$PACKAGE_NAME/\$PACKAGE_VERSION\" = khup/$base ] &&
+	[ \"\${BUILT_MODULE_NAME[0]}\" = khup ] && [ \"\${BUILT_MODULE_LOCATION[0]}\" = kernel/ ] &&
+	[ \"\$BUILD_EXCLUSIVE_CONFIG\" = CONFIG_KEXEC_HANDOVER ]"
+
+# --- the unit ------------------------------------------------------------
+unit=$dest/lib/systemd/system/khupd.service
+missing=
+# Documentation= holds several words on one line
+# shellcheck disable=SC2013
+for page in $(sed -n 's/^Documentation=//p' "$unit" 2>/dev/null); do
+	p=${page#man:} name=${p%(*} sec=${p#*(}
+	sec=${sec%)}
+	[ -f "$dest$prefix/share/man/man$sec/$name.$sec" ] || missing+=" $page"
+done
+echo "#   missing:$missing" >"$work/out"
+result "$([ -z "$missing" ] && grep -q '^Documentation=man:' "$unit"; echo $?)" \
+	"every man page the unit's Documentation= names is installed" "$work/out"
+check "the unit runs the installed khupd" grep -qx "ExecStart=$prefix/sbin/khupd --foreground" "$unit"
+if command -v systemd-analyze >/dev/null; then
+	# verify checks that executables exist: ExecReload's kill too
+	install -D /bin/kill "$dest/bin/kill"
+	check "systemd-analyze verify accepts the unit" \
+		systemd-analyze verify --man=no --root="$dest" khupd.service
+	rm -f "$dest/bin/kill"
+else
+	skip "systemd-analyze verify accepts the unit" "no systemd-analyze"
+fi
+
+# --- man pages -----------------------------------------------------------
+for page in "$dest$prefix"/share/man/man*/*; do
+	name=$(basename "$page")
+	MANWIDTH=80 man --warnings -l "$page" >"$work/man" 2>"$work/man.err"
+	rc=$?
+	# groff warnings, if any, are on stderr; the page has its version
+	[ -s "$work/man.err" ] && rc=1
+	grep -q '^NAME' "$work/man" && grep -q "khup $version" "$work/man" || rc=1
+	cat "$work/man.err" "$work/man" >"$work/out"
+	result "$rc" "man -l $name renders without warnings, with NAME and 'khup $version'" "$work/out"
+done
+
+# --- --version -----------------------------------------------------------
+for prog in khupd khupctl khup-upgrade khup-tracedat; do
+	check "$prog --version prints '$prog $version'" \
+		test "$("$sbin/$prog" --version 2>&1)" = "$prog $version"
+	check "$prog -V equals --version" \
+		test "$("$sbin/$prog" -V 2>&1)" = "$("$sbin/$prog" --version 2>&1)"
+	check "$prog --help names -V and --version" grep -qE -- '-V(, |\|)--version' <("$sbin/$prog" --help)
+done
+
+# --- khupd's settings file -------------------------------------------------
+# Exit 2 is a bad setting; with settings that parse, khupd goes on and stops
+# at loading the module (exit 3) on a host where khup.ko is not loaded.
+khupd_rc() {
+	"$sbin/khupd" --foreground --state-dir "$work/state" --module /nonexistent/khup.ko "$@" \
+		>"$work/out" 2>&1
+	echo $?
+}
+if [ -e /sys/module/khup ]; then
+	skip "khupd reads the installed khupd.conf" "khup.ko is loaded on this host"
+else
+	result "$([ "$(khupd_rc -c "$dest/etc/khup/khupd.conf")" -eq 3 ]; echo $?)" \
+		"khupd reads the installed khupd.conf (every key at its default)" "$work/out"
+	printf 'ttl = 60\nbogus = 1\n' >"$work/bad.conf"
+	rc=$(khupd_rc -c "$work/bad.conf")
+	result "$([ "$rc" -eq 2 ] && grep -q "bad.conf:2: unknown setting 'bogus'" "$work/out"; echo $?)" \
+		"khupd refuses an unknown key naming file and line (exit 2)" "$work/out"
+	printf 'ttl = soon\n' >"$work/bad.conf"
+	rc=$(khupd_rc -c "$work/bad.conf" --ttl 5)
+	result "$([ "$rc" -eq 2 ] && grep -q "bad value 'soon' for ttl" "$work/out"; echo $?)" \
+		"khupd refuses a bad value in the file even when the option is given" "$work/out"
+	printf 'ttl = 60\n' >"$work/ok.conf"
+	rc=$(khupd_rc -c "$work/ok.conf" --ttl x)
+	result "$([ "$rc" -eq 2 ] && grep -q -- "--ttl: bad value 'x'" "$work/out"; echo $?)" \
+		"the command line is checked like the file" "$work/out"
+fi
+
+# --- bash completion -------------------------------------------------------
+# A fake khupctl: the real --help, and 'list' with two images, so that
+# image names can be completed without the module.
+cat >"$work/khupctl" <<FAKE
+#!/bin/sh
+[ "\$1" = list ] || exec "$sbin/khupctl" "\$@"
+echo 'ID   NAME                 STATE    TASKS      PAGES       SIZE KEXECS CREATED              RELEASE'
+echo '1    db                   restored     3      16400   64.1 MiB      1 2026-11-26T00:00:00  7.2.13-khup'
+echo '2    cache                sealed       1         10   40.0 KiB      0 2026-11-26T00:00:00  7.2.13-khup'
+FAKE
+chmod +x "$work/khupctl"
+mkdir -p "$work/cg/db.service"
+
+# complete FILE WORD...: the completions bash offers for the command line
+# WORD... (the last word is the one being completed), one per line, after
+# sourcing FILE the way bash-completion does.
+complete_words() {
+	local file=$1
+	shift
+	bash --norc --noprofile -c '
+		. "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		f=$(complete -p "$(basename "$1")" | sed -E "s/.*-F ([^ ]+).*/\1/")
+		"$f" "$(basename "$1")" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+		[ ${#COMPREPLY[@]} -eq 0 ] || printf "%s\n" "${COMPREPLY[@]}"' complete "$file" "$@" 2>&1
+}
+# expect_completion DESC FILE WANTED WORD...: every word of WANTED offered
+expect_completion() {
+	local desc=$1 file=$2 want=$3 w rc=0
+	shift 3
+	complete_words "$file" "$@" >"$work/out"
+	for w in $want; do
+		grep -qxF -- "$w" "$work/out" || { echo "# missing: $w" >>"$work/out"; rc=1; }
+	done
+	result "$rc" "$desc" "$work/out"
+}
+
+check "both completion files define their command's completion" bash --norc --noprofile -c "
+	. '$compdir/khupctl' && . '$compdir/khup-upgrade' && complete -p khupctl khup-upgrade"
+expect_completion "khupctl <TAB>: its commands" "$compdir/khupctl" \
+	"list show release status fdt prepare" "$sbin/khupctl" ""
+expect_completion "khupctl release --<TAB>: the command's options" "$compdir/khupctl" \
+	"--force --dry-run --all" "$sbin/khupctl" release --
+expect_completion "khupctl --json show <TAB>: image names from khupctl list" "$compdir/khupctl" \
+	"db cache" "$work/khupctl" --json show ""
+expect_completion "khupctl prepare <TAB>: pids" "$compdir/khupctl" \
+	"$$" "$sbin/khupctl" prepare "$$"
+expect_completion "khup-upgrade --<TAB>: its options and modes" "$compdir/khup-upgrade" \
+	"--kernel --pid --cgroup --dry-run --restore --report --version" "$sbin/khup-upgrade" --
+expect_completion "khup-upgrade --kernel <TAB>: files" "$compdir/khup-upgrade" \
+	"$work/khupctl" "$sbin/khup-upgrade" --kernel "$work/khup"
+expect_completion "khup-upgrade -c <TAB>: directories" "$compdir/khup-upgrade" \
+	"$work/cg/db.service" "$sbin/khup-upgrade" -c "$work/cg/"
+complete_words "$compdir/khup-upgrade" "$sbin/khup-upgrade" --report -- - >"$work/out"
+result "$([ ! -s "$work/out" ]; echo $?)" "khup-upgrade --report -- <TAB>: nothing (trace-cmd's options)" "$work/out"
+if [ -r /usr/share/bash-completion/bash_completion ]; then
+	# bash-completion's own loader finds the files under PREFIX (XDG_DATA_DIRS)
+	check "bash-completion loads both from $prefix/share on demand" bash --norc --noprofile -c "
+		. /usr/share/bash-completion/bash_completion
+		export XDG_DATA_DIRS='$dest$prefix/share'
+		__load_completion khupctl && __load_completion khup-upgrade &&
+			complete -p khupctl khup-upgrade"
+else
+	skip "bash-completion loads both from $prefix/share on demand" "bash-completion not installed"
+fi
+
+echo "1..$n"
+[ "$skipped" -eq 0 ] || echo "# $skipped skipped"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
