@@ -365,8 +365,10 @@ kho_lazy_stage2() {
 	t2=$(now_ms)
 	consumed=${snap#* }
 	show_log "$IMG/restore.log"
-	note "restore -> running: $((t1 - t0)) ms; restore start -> first answer: $((t2 - t0)) ms"
-	note "at the first answer: image ${snap:-gone} (pages, consumed), daemon alive $alive: ${held} - ${consumed:-?} = $((held - ${consumed:-0})) pages not yet read back"
+	# (the workload stamps its answer; the snapshot comes later, so it
+	# counts at most as many pages left as there were at the answer)
+	note "restore -> running: $((t1 - t0)) ms; restore start -> first answer (the workload's stamp): $(($(kv "$wl/pong" time_ns) / 1000000 - t0)) ms; snapshot taken at $((t2 - t0)) ms"
+	note "at the snapshot after the first answer: image ${snap:-gone} (pages, consumed), daemon alive $alive: ${held} - ${consumed:-?} = $((held - ${consumed:-0})) pages not yet read back"
 	check "the workload answered before the fill had finished (daemon running, pages left to copy)" \
 		test "$alive" = 1 -a -n "$consumed" -a "${consumed:-0}" -lt "$held"
 	check "its threads and child ran since the dump" wl_ran "$wl" "$wl/report.before" "$wl/pong"
