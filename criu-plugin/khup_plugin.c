@@ -778,6 +778,16 @@ static int restore_init(void)
 	if (ret <= 0)
 		return ret;
 	st.lazy = opts.lazy_pages;
+	/*
+	 * Without --restore-detached, criu waits for the restored tree before
+	 * it says how the restore went (our fini): the daemon could not
+	 * commit before the tree exits, and if it died, the tasks tied to the
+	 * claim would wait on their faults while criu waits for them.
+	 */
+	if (st.lazy && !opts.restore_detach && !opts.exec_cmd) {
+		pr_err("Image '%s': a lazy restore (--lazy-pages) with --kho needs --restore-detached\n", st.ie->name);
+		return -1;
+	}
 	if (st.lazy ? join_lazy_claim() : claim_image())
 		return -1;
 	if (open_readers())

@@ -39,6 +39,12 @@ stage1() {
 	check "it says that a lazy restore is still copying" \
 		grep -q "refusing: a lazy restore is still copying the memory of the tree in $IMG (criu lazy-pages, pid $lazypid)" \
 		"$OUT/upgrade-refused.txt"
+	if criu_run "$IMG/restore-attached.log" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD"; then
+		fail "a lazy restore without --restore-detached is refused" "it succeeded"
+	else
+		pass "a lazy restore without --restore-detached is refused"
+	fi
+	check "it says why" grep -q "a lazy restore (--lazy-pages) with --kho needs --restore-detached" "$IMG/restore-attached.log"
 	check "criu restore --kho --lazy-pages" lazy_restore restore.log
 	show_log "$IMG/restore.log"
 	check "the workload answers (pong)" wl_ping "$wl"
