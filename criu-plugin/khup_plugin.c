@@ -20,6 +20,21 @@
  * released); one that fails - at any point, or by dying - drops the claim
  * and every consumed page is readable again for a retry. A dump that fails
  * releases the image it created.
+ *
+ * With "criu restore --kho --lazy-pages", the lazy-pages daemon ("criu
+ * lazy-pages --kho", started first) takes the claim and leaves a note,
+ * khup-lazy.claim in the images directory, with its pid and the numbers
+ * of the claim fd and of the write end of a pipe. The restore takes
+ * copies of both with pidfd_getfd(), restores what cannot be lazy through
+ * the claim as above, and ties every restored task to the claim with the
+ * userfaultfd the daemon fills (KHUP_IOC_CLAIM_TIE). A restore that
+ * succeeds writes "ok" into the pipe and lets go of the claim without
+ * committing. The daemon reads the rest of the pages through its own
+ * consuming readers, and commits once every page is filled and the
+ * restore said "ok". If the daemon dies, or the restore fails, the claim
+ * ends without a commit: the module kills the tied tasks before their
+ * faults can be resolved with zero pages, and every page is readable
+ * again for another restore.
  */
 
 #include <endian.h>
@@ -33,7 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 
@@ -41,6 +58,7 @@
 
 #include "criu-plugin.h"
 #include "criu-log.h"
+#include "cr_options.h"
 #include "fdstore.h"
 #include "image.h"
 
@@ -56,6 +74,9 @@
 #define KHUP_IMG_VERSION 1
 /* Refuse absurd khup.img sizes before allocating. */
 #define KHUP_IMG_MAX (64 << 20)
+/* The lazy-pages daemon's note to the restore (see the top) */
+#define KHUP_LAZY_NOTE "khup-lazy.claim"
+#define KHUP_VERDICT_OK "ok\n"
 
 struct khup_img_hdr {
 	char magic[8];
@@ -77,7 +98,13 @@ static struct {
 	KhupImageEntry *ie; /* restore: khup.img as read */
 	int claim;	    /* restore: the image's claim fd, -1 if none */
 	int *readers;	    /* restore: fdstore id of each ie->tasks[i]'s reader */
-} st = { .dev = -1, .claim = -1 };
+	int stage;
+	bool lazy;	 /* restore with --lazy-pages, or the lazy-pages daemon */
+	int claim_id;	 /* lazy restore: fdstore id of the claim, for the tasks */
+	int verdict;	 /* lazy: daemon: read end; restore: write end; or -1 */
+	int verdict_w;	 /* daemon: its own write end until the restore took one */
+	bool note_written; /* daemon: KHUP_LAZY_NOTE is ours */
+} st = { .dev = -1, .claim = -1, .claim_id = -1, .verdict = -1, .verdict_w = -1 };
 
 static long page_size(void)
 {
@@ -655,11 +682,17 @@ static int open_readers(void)
 	return 0;
 }
 
-static int restore_init(void)
+/*
+ * Reads khup.img and checks the image it names: 1 if the dump is in
+ * /dev/khup, 0 if it is not a khup dump, -1 on error.
+ */
+static int load_image(void)
 {
 	bool missing;
 
-	if (!check_and_remove_inventory_plugin(KHUP_PLUGIN_NAME, strlen(KHUP_PLUGIN_NAME)))
+	/* (the lazy-pages daemon does not read the inventory: khup.img says) */
+	if (st.stage == CR_PLUGIN_STAGE__RESTORE &&
+	    !check_and_remove_inventory_plugin(KHUP_PLUGIN_NAME, strlen(KHUP_PLUGIN_NAME)))
 		return 0; /* not a khup dump */
 
 	st.ie = read_khup_img(&missing);
@@ -681,9 +714,129 @@ static int restore_init(void)
 		return -1;
 	}
 	st.id = st.ie->image_id;
-	if (claim_image() || open_readers())
+	return 1;
+}
+
+/*
+ * A lazy restore: take copies of the claim the lazy-pages daemon holds and
+ * of the pipe it waits on for our verdict, from the daemon's note.
+ */
+static int join_lazy_claim(void)
+{
+	char buf[128], link[64], path[64];
+	int fd, pidfd, pid, claim, verdict;
+	struct khup_info info;
+	ssize_t n;
+
+	fd = openat(criu_get_image_dir(), KHUP_LAZY_NOTE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			pr_err("Image '%s': no lazy-pages daemon serves it; start 'criu lazy-pages --kho' with the "
+			       "same images directory before 'criu restore --kho --lazy-pages'\n",
+			       st.ie->name);
+		else
+			pr_perror("Can't open " KHUP_LAZY_NOTE);
 		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || (buf[n] = '\0', sscanf(buf, "pid %d claim %d verdict %d", &pid, &claim, &verdict) != 3)) {
+		pr_err(KHUP_LAZY_NOTE " is corrupt\n");
+		return -1;
+	}
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		pr_perror("The lazy-pages daemon of image '%s' (pid %d) is gone", st.ie->name, pid);
+		return -1;
+	}
+	st.claim = syscall(SYS_pidfd_getfd, pidfd, claim, 0);
+	st.verdict = syscall(SYS_pidfd_getfd, pidfd, verdict, 0);
+	close(pidfd);
+	if (st.claim < 0 || st.verdict < 0) {
+		pr_perror("Can't take the claim of image '%s' from the lazy-pages daemon (pid %d)", st.ie->name, pid);
+		return -1;
+	}
+
+	/* It must be a claim, and the daemon must hold this image's */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", st.claim);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	if (strcmp(link, "anon_inode:[khup-claim]") || image_info(st.dev, st.id, &info) ||
+	    !(info.info_flags & KHUP_INFO_CLAIMED) || info.claimer != pid) {
+		pr_err("Image '%s': pid %d in " KHUP_LAZY_NOTE " holds no claim of it (a stale note?)\n",
+		       st.ie->name, pid);
+		return -1;
+	}
+	pr_info("Joined the claim of image '%s' that the lazy-pages daemon (pid %d) holds\n", st.ie->name, pid);
+	return 0;
+}
+
+static int restore_init(void)
+{
+	int ret = load_image();
+
+	if (ret <= 0)
+		return ret;
+	st.lazy = opts.lazy_pages;
+	/*
+	 * Without --restore-detached, criu waits for the restored tree before
+	 * it says how the restore went (our fini): the daemon could not
+	 * commit before the tree exits, and if it died, the tasks tied to the
+	 * claim would wait on their faults while criu waits for them.
+	 */
+	if (st.lazy && !opts.restore_detach && !opts.exec_cmd) {
+		pr_err("Image '%s': a lazy restore (--lazy-pages) with --kho needs --restore-detached\n", st.ie->name);
+		return -1;
+	}
+	if (st.lazy ? join_lazy_claim() : claim_image())
+		return -1;
+	if (open_readers())
+		return -1;
+	if (st.lazy) {
+		/* The restored tasks tie themselves to it (LAZY_PAGES_UFFD) */
+		st.claim_id = fdstore_add(st.claim);
+		if (st.claim_id < 0) {
+			pr_err("Can't keep the claim in the fdstore\n");
+			return -1;
+		}
+	}
 	st.active = true;
+	return 0;
+}
+
+/*
+ * The lazy-pages daemon: claim the image and leave the restore a note
+ * with the claim and the pipe for its verdict.
+ */
+static int lazy_daemon_init(void)
+{
+	int ret = load_image(), p[2], fd;
+
+	if (ret <= 0)
+		return ret;
+	if (claim_image())
+		return -1;
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("Can't create a pipe");
+		return -1;
+	}
+	st.verdict = p[0];
+	st.verdict_w = p[1];
+
+	fd = openat(criu_get_image_dir(), KHUP_LAZY_NOTE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pr_perror("Can't create " KHUP_LAZY_NOTE);
+		return -1;
+	}
+	st.note_written = true;
+	if (dprintf(fd, "pid %d claim %d verdict %d\n", getpid(), st.claim, st.verdict_w) < 0 || close(fd)) {
+		pr_perror("Can't write " KHUP_LAZY_NOTE);
+		return -1;
+	}
+	st.lazy = true;
+	st.active = true;
+	pr_info("The lazy-pages daemon holds the claim of image '%s' (%" PRIu64 " pages)\n", st.ie->name,
+		st.ie->nr_pages);
 	return 0;
 }
 
@@ -719,6 +872,25 @@ static int khup_restore_pages(int type, unsigned long id, uint64_t *base)
 		       st.ie->name);
 		return -ENOENT;
 	}
+	if (st.stage == CR_PLUGIN_STAGE__LAZY_PAGES) {
+		struct khup_open_pages op = {
+			.size = sizeof(op), .flags = KHUP_FD_CLOEXEC, .id = st.id, .pid = pm->khup_pid
+		};
+
+		/* The restore has connected: it has its copy of the pipe */
+		if (st.verdict_w >= 0) {
+			close(st.verdict_w);
+			st.verdict_w = -1;
+		}
+		if (ioctl(st.claim, KHUP_IOC_OPEN_PAGES, &op)) {
+			pr_perror("Can't open the pages of task %d of image '%s'", op.pid, st.ie->name);
+			return -errno;
+		}
+		*base = pm->offset;
+		pr_debug("Pages of %s %lu: fd %d, task %d, offset %" PRIu64 "\n", type_name(type), id, op.fd,
+			 pm->khup_pid, pm->offset);
+		return op.fd;
+	}
 	fd = fdstore_get(st.readers[task]);
 	if (fd < 0) {
 		pr_err("Can't get the reader of task %d of image '%s' from the fdstore\n", pm->khup_pid, st.ie->name);
@@ -732,6 +904,57 @@ static int khup_restore_pages(int type, unsigned long id, uint64_t *base)
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESTORE_PAGES, khup_restore_pages)
 
 /*
+ * In a restored task, with --lazy-pages: if the claim ends without a
+ * commit (the daemon died, or the restore failed), the module kills us
+ * before it lets go of our userfaultfd, so that we never run on reading
+ * zeros where a page was not copied yet.
+ */
+static int khup_lazy_pages_uffd(int pid, int uffd)
+{
+	struct khup_claim_tie t = { .size = sizeof(t), .uffd = uffd };
+	int fd, ret = 0;
+
+	if (!st.active || !st.lazy || st.claim_id < 0)
+		return -ENOTSUP;
+	fd = fdstore_get(st.claim_id);
+	if (fd < 0) {
+		pr_err("Can't get the claim of image '%s' from the fdstore\n", st.ie->name);
+		return -EBADF;
+	}
+	if (ioctl(fd, KHUP_IOC_CLAIM_TIE, &t)) {
+		ret = -errno;
+		pr_perror("Can't tie task %d to the claim of image '%s'", pid, st.ie->name);
+	} else {
+		pr_debug("Task %d (userfaultfd %d) tied to the claim of image '%s'\n", pid, uffd, st.ie->name);
+	}
+	close(fd);
+	return ret;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__LAZY_PAGES_UFFD, khup_lazy_pages_uffd)
+
+/*
+ * In the daemon: the memory of task @pid is filled and @uffd is closed
+ * next. The module must let go of it, or the task's later faults (on
+ * memory that had no contents at dump) would wait for the commit.
+ */
+static int khup_lazy_pages_filled(int pid, int uffd)
+{
+	struct khup_claim_tie t = { .size = sizeof(t), .flags = KHUP_TIE_FILLED, .uffd = uffd };
+
+	if (!st.active || st.stage != CR_PLUGIN_STAGE__LAZY_PAGES)
+		return -ENOTSUP;
+	if (ioctl(st.claim, KHUP_IOC_CLAIM_TIE, &t)) {
+		/* a child forked during the fill has a userfaultfd of its own */
+		if (errno != ENOENT)
+			pr_perror("Can't untie the userfaultfd of task %d", pid);
+		return 0;
+	}
+	pr_info("Task %d: every page copied\n", pid);
+	return 0;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__LAZY_PAGES_FILLED, khup_lazy_pages_filled)
+
+/*
  * Success commits the claim: the image is released and its pages freed.
  * Failure (here, or CRIU dying before it gets here) drops the claim: the
  * consumed pages are readable again and the image can be restored anew.
@@ -743,6 +966,17 @@ static void restore_fini(int ret)
 
 	if (st.claim < 0 || getpid() != st.criu)
 		return;
+	if (st.lazy) {
+		/* The daemon commits once it has copied the rest */
+		if (st.active && !ret && write(st.verdict, KHUP_VERDICT_OK, strlen(KHUP_VERDICT_OK)) > 0)
+			pr_info("Restored; the lazy-pages daemon commits image '%s' once it has copied every page\n",
+				st.ie->name);
+		else
+			pr_info("Restore failed: the lazy-pages daemon drops the claim of image '%s' without a commit; "
+				"every page is kept for another try\n",
+				st.ie->name);
+		return;
+	}
 	if (!st.active || ret) {
 		if (!image_info(st.dev, st.id, &info))
 			pr_info("Restore failed: " KHUP_DEV " image '%s' is kept for another try; its %" PRIu64
@@ -759,13 +993,141 @@ static void restore_fini(int ret)
 		pr_info("Restored; committed and released " KHUP_DEV " image '%s'\n", st.ie->name);
 }
 
+#define THP_SIZE (2UL << 20)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/*
+ * The daemon filled the tasks' memory a base page at a time. Give them back
+ * the huge pages they had at dump: every 2 MiB range that was one folio (an
+ * extent of order 9) is collapsed with process_madvise(MADV_COLLAPSE), now
+ * that all its pages are present. Best effort: returns the bytes collapsed.
+ */
+static uint64_t collapse_thp(void)
+{
+	struct khup_extent *ext = NULL;
+	struct iovec iov[256];
+	uint64_t done = 0;
+
+	for (size_t i = 0; i < st.ie->n_tasks; i++) {
+		KhupTaskEntry *t = st.ie->tasks[i];
+		struct khup_extents e = { .size = sizeof(e), .id = st.id, .pid = t->pid };
+		int n = 0, pidfd;
+		ssize_t r;
+
+		free(ext);
+		ext = calloc(t->nr_extents ? t->nr_extents : 1, sizeof(*ext));
+		if (!ext)
+			break;
+		e.count = t->nr_extents;
+		e.extents = (uintptr_t)ext;
+		if (ioctl(st.dev, KHUP_IOC_EXTENTS, &e))
+			continue;
+		pidfd = syscall(SYS_pidfd_open, t->pid, 0);
+		if (pidfd < 0)
+			continue; /* exited */
+		for (uint64_t j = 0; j <= e.count; j++) {
+			uint64_t s, end;
+
+			if (j < e.count) {
+				if (ext[j].order != 9 || (ext[j].flags & KHUP_EXTENT_ZERO))
+					continue;
+				s = (ext[j].va + THP_SIZE - 1) & ~(THP_SIZE - 1);
+				end = (ext[j].va + ext[j].nr * page_size()) & ~(THP_SIZE - 1);
+				if (s >= end)
+					continue;
+				if (n && (uint64_t)iov[n - 1].iov_base + iov[n - 1].iov_len == s) {
+					iov[n - 1].iov_len += end - s;
+					continue;
+				}
+				if (n < (int)(sizeof(iov) / sizeof(iov[0]))) {
+					iov[n].iov_base = (void *)s;
+					iov[n++].iov_len = end - s;
+					continue;
+				}
+			}
+			if (!n)
+				continue;
+			r = syscall(SYS_process_madvise, pidfd, iov, n, MADV_COLLAPSE, 0);
+			if (r < 0)
+				pr_warn("Can't collapse the huge pages of task %d: %s\n", t->pid, strerror(errno));
+			else
+				done += r;
+			n = 0;
+			if (j < e.count)
+				j--; /* this extent again, in a new batch */
+		}
+		close(pidfd);
+	}
+	free(ext);
+	return done;
+}
+
+/*
+ * The lazy-pages daemon is done: @ret is 0 if every task's memory was
+ * filled (or the task exited) after a restore that reached its end. Commit
+ * only if the restore also said it succeeded; otherwise drop the claim:
+ * the module kills the tasks tied to it and the image keeps every page.
+ */
+static void lazy_daemon_fini(int ret)
+{
+	struct khup_image_op op = { .size = sizeof(op), .id = st.id };
+	struct khup_info info;
+	char buf[8];
+	size_t n = 0;
+	ssize_t r;
+
+	if (st.verdict_w >= 0)
+		close(st.verdict_w);
+	st.verdict_w = -1;
+	if (st.note_written)
+		unlinkat(criu_get_image_dir(), KHUP_LAZY_NOTE, 0);
+	st.note_written = false;
+	if (!st.active || getpid() != st.criu)
+		return;
+	if (ret) {
+		pr_err("The lazy restore of image '%s' failed: dropping its claim; the restored tasks are killed and "
+		       "the image keeps every page for another restore\n",
+		       st.ie->name);
+		return;
+	}
+	/* Wait for the restore's verdict: "ok", or EOF if it failed or died */
+	while (n < sizeof(buf) - 1) {
+		r = read(st.verdict, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	buf[n] = '\0';
+	if (strcmp(buf, KHUP_VERDICT_OK)) {
+		pr_err("The restore of image '%s' did not succeed: dropping its claim without a commit; the image "
+		       "keeps every page\n",
+		       st.ie->name);
+		return;
+	}
+	if (!image_info(st.dev, st.id, &info))
+		pr_info("Every page filled: %" PRIu64 " of the %" PRIu64 " pages of image '%s' were read back\n",
+			(uint64_t)info.nr_consumed, (uint64_t)info.nr_pages, st.ie->name);
+	pr_info("Huge pages back: %" PRIu64 " KiB collapsed where the dump had huge pages\n", collapse_thp() >> 10);
+	if (ioctl(st.claim, KHUP_IOC_COMMIT, &op))
+		pr_perror("Can't commit the restore of " KHUP_DEV " image %" PRIu64, st.id);
+	else
+		pr_info("Lazy restore complete; committed and released " KHUP_DEV " image '%s'\n", st.ie->name);
+}
+
 /* ---- registration ---- */
 
 static int khup_plugin_init(int stage)
 {
 	st.criu = getpid();
+	st.stage = stage;
 	if (stage == CR_PLUGIN_STAGE__RESTORE)
 		return restore_init();
+	if (stage == CR_PLUGIN_STAGE__LAZY_PAGES)
+		return lazy_daemon_init();
 	return 0;
 }
 
@@ -775,6 +1137,8 @@ static void khup_plugin_fini(int stage, int ret)
 		dump_fini(ret);
 	else if (stage == CR_PLUGIN_STAGE__RESTORE)
 		restore_fini(ret);
+	else if (stage == CR_PLUGIN_STAGE__LAZY_PAGES)
+		lazy_daemon_fini(ret);
 
 	if (st.ie) {
 		khup_image_entry__free_unpacked(st.ie, NULL);
@@ -785,6 +1149,12 @@ static void khup_plugin_fini(int stage, int ret)
 	st.claim = -1;
 	free(st.readers);
 	st.readers = NULL;
+	if (st.verdict >= 0)
+		close(st.verdict);
+	if (st.verdict_w >= 0)
+		close(st.verdict_w);
+	st.verdict = st.verdict_w = st.claim_id = -1;
+	st.lazy = false;
 	if (st.dev >= 0)
 		close(st.dev);
 	st.dev = -1;

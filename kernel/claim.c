@@ -15,26 +15,42 @@
  * pressure. They then count as lost: the image can no longer be claimed
  * (a retry would miss them), which KHUP_IOC_INFO and TASKS report.
  *
+ * A post-copy restore runs its processes before their memory is copied:
+ * they are *tied* to the claim (KHUP_IOC_CLAIM_TIE) with the userfaultfd
+ * that the filler serves. If the claim ends without a commit, the tied
+ * processes are killed before the module lets go of their userfaultfds,
+ * so none of them ever runs on reading zeros where a page was not copied.
+ *
  * Everything here runs under khup_lock except the shrinker's count.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/dcache.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 
 #include "internal.h"
 #include "trace.h"
 
+/* A process restored post-copy and the userfaultfd its memory is filled by. */
+struct khup_claim_tie_ent {
+	struct pid *pid;	/* thread group */
+	struct file *uffd;	/* NULL if none */
+};
+
 struct khup_claim {
 	struct kref ref;	/* the claim file and every consuming reader */
 	struct khup_image *img;	/* holds an image reference */
 	bool active;		/* neither committed nor rolled back */
 	struct pid *owner;	/* the claiming process */
+	struct khup_claim_tie_ent *ties;
+	u32 nr_ties, cap_ties;
 };
 
 /* Consumed pages over all images, for the shrinker's count. */
@@ -46,10 +62,36 @@ void khup_claim_hold(struct khup_claim *c)
 	kref_get(&c->ref);
 }
 
+/*
+ * Lets go of the processes tied to @c: on a rollback (@kill) every one
+ * is sent SIGKILL first, and only then are their userfaultfds put, so
+ * that none returns from a fault to read a page that was never copied.
+ * Returns how many were signalled.
+ */
+static u32 khup_claim_untie(struct khup_claim *c, bool kill)
+{
+	u32 i, killed = 0;
+
+	if (kill)
+		for (i = 0; i < c->nr_ties; i++)
+			killed += !kill_pid(c->ties[i].pid, SIGKILL, 1);
+	for (i = 0; i < c->nr_ties; i++) {
+		if (c->ties[i].uffd)
+			fput(c->ties[i].uffd);
+		put_pid(c->ties[i].pid);
+	}
+	kfree(c->ties);
+	c->ties = NULL;
+	c->nr_ties = 0;
+	c->cap_ties = 0;
+	return killed;
+}
+
 static void khup_claim_free(struct kref *ref)
 {
 	struct khup_claim *c = container_of(ref, struct khup_claim, ref);
 
+	khup_claim_untie(c, false);
 	khup_image_put(c->img);
 	put_pid(c->owner);
 	kfree(c);
@@ -168,14 +210,20 @@ static int khup_claim_release(struct inode *inode, struct file *file)
 {
 	struct khup_claim *c = file->private_data;
 	struct khup_image *img = c->img;
+	u32 ties, killed;
 	u64 consumed;
 
 	mutex_lock(&khup_lock);
 	if (c->active) {
 		consumed = khup_image_consumed(img);
 		khup_claim_end(c);
+		ties = c->nr_ties;
+		killed = khup_claim_untie(c, true);
 		pr_info("image %llu '%s': claim dropped without commit; %llu consumed pages are readable again\n",
 			img->id, img->name, consumed);
+		if (ties)
+			pr_info("image %llu '%s': killed %u of the %u processes restored post-copy (the others had exited)\n",
+				img->id, img->name, killed, ties);
 		trace_khup_rollback(img->id, consumed);
 	}
 	khup_claim_put(c);
@@ -199,6 +247,7 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 		return -EBUSY;
 	consumed = khup_image_consumed(img);
 	khup_claim_end(c);
+	khup_claim_untie(c, false);
 	pr_info("image %llu '%s': restore committed (%llu pages consumed, %llu not read); releasing it\n",
 		img->id, img->name, consumed, khup_image_pages(img) - consumed);
 	trace_khup_commit(img->id, consumed);
@@ -208,6 +257,108 @@ static long khup_claim_commit(struct khup_claim *c, struct khup_image_op *op)
 	khup_publish();
 	atomic64_add(ktime_get_ns() - start, &khup_stats.commit_ns);
 	return 0;
+}
+
+/*
+ * KHUP_IOC_CLAIM_TIE with KHUP_TIE_FILLED: the filler copied every page
+ * served through @fd and closes it next; from then on the kernel resolves
+ * the process's faults, so the module must not keep the userfaultfd alive.
+ * The process stays tied.
+ */
+static long khup_claim_filled(struct khup_claim *c, int fd)
+{
+	struct file *uffd, *held = NULL;
+	long err = -ENOENT;
+	u32 i;
+
+	uffd = fget(fd);
+	if (!uffd)
+		return -EBADF;
+	mutex_lock(&khup_lock);
+	if (!c->active) {
+		err = -ESTALE;
+		goto out;
+	}
+	for (i = 0; i < c->nr_ties; i++) {
+		if (c->ties[i].uffd == uffd) {
+			held = uffd;
+			c->ties[i].uffd = NULL;
+			err = 0;
+			break;
+		}
+	}
+out:
+	mutex_unlock(&khup_lock);
+	if (held)
+		fput(held);
+	fput(uffd);
+	return err;
+}
+
+/*
+ * KHUP_IOC_CLAIM_TIE: the caller is a process restored post-copy; kill it
+ * if the claim ends without a commit (see khup_claim_untie()).
+ */
+static long khup_claim_tie(struct khup_claim *c, void __user *ubuf, u32 usize)
+{
+	struct khup_claim_tie arg;
+	struct khup_claim_tie_ent *n;
+	struct file *uffd = NULL;
+	long err;
+
+	if (usize < offsetofend(struct khup_claim_tie, reserved))
+		return -EINVAL;
+	err = copy_struct_from_user(&arg, sizeof(arg), ubuf, usize);
+	if (err)
+		return err;
+	if (arg.flags & ~KHUP_TIE_FILLED)
+		return -EOPNOTSUPP;
+	if (arg.reserved || arg.uffd < -1)
+		return -EINVAL;
+	if (arg.flags & KHUP_TIE_FILLED)
+		return khup_claim_filled(c, arg.uffd);
+	if (arg.uffd >= 0) {
+		uffd = fget(arg.uffd);
+		if (!uffd)
+			return -EBADF;
+		/*
+		 * Only a userfaultfd: holding any other file (a claim, a
+		 * socket with the claim in flight) could keep the claim
+		 * alive through its own ties.
+		 */
+		if (strcmp(file_dentry(uffd)->d_name.name, "[userfaultfd]")) {
+			fput(uffd);
+			return -EINVAL;
+		}
+	}
+
+	mutex_lock(&khup_lock);
+	err = -ESTALE;
+	if (!c->active)
+		goto out;
+	err = -ENOSPC;
+	if (c->nr_ties >= KHUP_MAX_TASKS)
+		goto out;
+	if (c->nr_ties == c->cap_ties) {
+		u32 cap = c->cap_ties ? 2 * c->cap_ties : 16;
+
+		err = -ENOMEM;
+		n = krealloc_array(c->ties, cap, sizeof(*n), GFP_KERNEL);
+		if (!n)
+			goto out;
+		c->ties = n;
+		c->cap_ties = cap;
+	}
+	c->ties[c->nr_ties].pid = get_pid(task_tgid(current));
+	c->ties[c->nr_ties].uffd = uffd;
+	c->nr_ties++;
+	uffd = NULL;
+	err = 0;
+out:
+	mutex_unlock(&khup_lock);
+	if (uffd)
+		fput(uffd);
+	return err;
 }
 
 static long khup_claim_ioctl(struct file *file, unsigned int cmd,
@@ -221,6 +372,11 @@ static long khup_claim_ioctl(struct file *file, unsigned int cmd,
 
 	if (cmd == KHUP_IOC_OPEN_PAGES)
 		return khup_ioctl_dispatch(cmd, ubuf, c);
+	if (cmd == KHUP_IOC_CLAIM_TIE) {
+		if (get_user(usize, (u32 __user *)ubuf))
+			return -EFAULT;
+		return khup_claim_tie(c, ubuf, usize);
+	}
 	if (cmd != KHUP_IOC_COMMIT)
 		return -ENOTTY;
 	if (get_user(usize, (u32 __user *)ubuf))

@@ -84,6 +84,7 @@ enum {
 	KHUP_CMD_CLAIM = 0x0a,
 	KHUP_CMD_COMMIT = 0x0b,
 	KHUP_CMD_PREPARE = 0x0c,
+	KHUP_CMD_CLAIM_TIE = 0x0d,
 };
 
 /**
@@ -340,11 +341,16 @@ struct khup_open_pages {
  *    the module may free consumed pages (they then count as lost);
  *  - KHUP_IOC_COMMIT (struct khup_image_op, @id of the claimed image)
  *    ends the restore successfully: the image is released, every page
- *    freed.
+ *    freed;
+ *  - KHUP_IOC_CLAIM_TIE (struct khup_claim_tie) ties the caller, a
+ *    process restored post-copy, to the claim: it is killed if the claim
+ *    ends without a commit.
  *
- * Closing the claim without committing (the restorer failed or died)
- * rolls back: consumed pages are held and readable as before, and the
- * image can be claimed again. While claimed, KHUP_IOC_RELEASE, netlink
+ * The claim fd may be passed to other processes (e.g. a lazy-pages
+ * daemon that commits once the last page is copied). Closing the
+ * claim without committing (the restorer failed or died) rolls back:
+ * consumed pages are held and readable as before, and the image can be
+ * claimed again. While claimed, KHUP_IOC_RELEASE, netlink
  * release and punching through plain readers fail with EBUSY.
  *
  * EBUSY if the image is already claimed (or still OPEN), EIO if it has
@@ -358,6 +364,40 @@ struct khup_claim_op {
 	__s32		fd;
 	__u32		reserved;
 };
+
+/**
+ * struct khup_claim_tie - ioctl(KHUP_IOC_CLAIM_TIE), on a claim fd only
+ * @size:	Input; sizeof(struct khup_claim_tie).
+ * @flags:	Input; 0 or %KHUP_TIE_FILLED.
+ * @uffd:	Input; the caller's userfaultfd, or -1 for none.
+ * @reserved:	Must be 0.
+ *
+ * Ties the calling process (its thread group) to the claim, for a
+ * post-copy restore whose memory is still being filled through @uffd by
+ * another process (CRIU's lazy-pages daemon). If the claim then ends
+ * without a commit, the module sends SIGKILL to every tied process and
+ * only afterwards drops its reference to their userfaultfds: a tied
+ * process can never run on with the pages not yet copied, which it would
+ * otherwise read as zeros once the filler's userfaultfd is closed. A
+ * commit forgets the ties. Up to %KHUP_MAX_TASKS ties per claim (ENOSPC
+ * beyond); EBADF if @uffd is not an open fd, EINVAL if it is not a
+ * userfaultfd; ESTALE once the claim ended.
+ *
+ * With %KHUP_TIE_FILLED, issued by the filler: every page of the process
+ * served through @uffd has been copied, and the filler is about to close
+ * it. The module lets go of @uffd (the process stays tied), so that the
+ * process's later faults are resolved by the kernel instead of waiting on
+ * a userfaultfd nobody reads. ENOENT if no tie holds @uffd.
+ */
+struct khup_claim_tie {
+	__u32		size;
+	__u32		flags;
+	__s32		uffd;
+	__u32		reserved;
+};
+
+/* khup_claim_tie.flags: the filler is done with @uffd. */
+#define KHUP_TIE_FILLED		(1U << 0)
 
 /**
  * struct khup_restore_self - ioctl(KHUP_IOC_RESTORE_SELF)
@@ -469,6 +509,7 @@ struct khup_extents {
 #define KHUP_IOC_CLAIM		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_CLAIM)
 #define KHUP_IOC_COMMIT		_IO(KHUP_IOCTL_TYPE, KHUP_CMD_COMMIT)
 #define KHUP_IOC_PREPARE	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_PREPARE)
+#define KHUP_IOC_CLAIM_TIE	_IO(KHUP_IOCTL_TYPE, KHUP_CMD_CLAIM_TIE)
 
 /**
  * DOC: KHO node

@@ -198,6 +198,7 @@ kho_kexec_stage1() {
 	check "workload starts (${WL_MIB} MiB anon, THP, file, shared, memfd, 4 threads, child)" wl_start "$wl" "$WL_MIB"
 	pid=$(kv "$wl/ready" pid)
 	check "report before dump" wl_report "$wl" report.before
+	awk '/^AnonHugePages:/ { print $2 }' "/proc/$pid/smaps_rollup" >"$OUT/anonhuge.before"
 	if grep -q '^AnonHugePages: *[1-9]' "/proc/$pid/smaps_rollup"; then
 		pass "the THP range is backed by huge pages"
 	else
@@ -264,6 +265,139 @@ kho_kexec_stage2() {
 		test $((before - after)) -lt 65536
 
 	check "report after restore" wl_report "$wl" report.after
+	check "every region's checksum is intact (as recorded before kexec)" wl_verify "$wl" "$wl/report.after"
+	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
+	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined
+	sleep 1
+	check "report again" wl_report "$wl" report.later
+	check "threads and child keep running" wl_advanced "$wl" "$wl/report.after" "$wl/report.later"
+	wl_stop "$wl"
+	check "rmmod" rmmod khup
+}
+
+# ---- lazy restore (criu restore --kho --lazy-pages + criu lazy-pages --kho)
+
+# lazy_daemon_start DESCRIPTION LOG: start "criu lazy-pages --kho" for
+# $IMG in the background and wait until it holds the image's claim (its
+# note khup-lazy.claim is in $IMG); sets $lazypid (a child of the stage's
+# shell, to wait for). An assertion itself: check would run it in a
+# subshell.
+# The daemon listens on a unix socket in the work directory, which the
+# restore connects to: the images are on 9p, where no socket can be bound,
+# so both work in $LAZY_WD (logs go to $IMG all the same).
+LAZY_WD=/tmp/khup-lazy-wd
+lazy_daemon_start() {
+	rm -f "$IMG/khup-lazy.claim"
+	mkdir -p "$LAZY_WD"
+	# not through criu_run: $lazypid must be criu itself, not a subshell
+	"$CRIU" lazy-pages --kho -D "$IMG" -W "$LAZY_WD" --libdir "$KHUP_PLUGIN_DIR" -v4 -o "$IMG/$2" \
+		>"$IMG/$2.out" 2>&1 </dev/null &
+	lazypid=$!
+	if wait_file "$IMG/khup-lazy.claim" 120; then
+		pass "$1"
+	else
+		fail "$1" "no khup-lazy.claim after 120 s"
+		show_log "$IMG/$2"
+	fi
+}
+
+# lazy_restore LOG: criu restore --kho --lazy-pages of $IMG, detached
+lazy_restore() {
+	criu_run "$IMG/$1" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD" --restore-detached
+}
+
+# wl_ping DIR: ask the workload for a pong (SIGHUP): an answer that reads
+# none of its big regions; fails if none comes within 60 s
+wl_ping() {
+	local pid t
+	pid=$(kv "$1/ready" pid)
+	rm -f "$1/pong"
+	kill -HUP "$pid" || return 1
+	wait_file "$1/pong" 5 && return 0
+	# slow: say where the workload's threads wait
+	for t in /proc/"$pid"/task/*; do
+		echo "no pong after 5 s: thread ${t##*/} state $(awk '{ print $3 }' "$t/stat") wchan $(cat "$t/wchan")"
+		sed 's/^/    /' "$t/stack" 2>/dev/null | head -n 12
+	done
+	wait_file "$1/pong" 55
+}
+
+# wl_ran DIR OLD PONG: every thread counter and the child's counter in
+# PONG are above those of report OLD
+wl_ran() {
+	local k rc=0
+	for k in thread0 thread1 thread2 thread3 childcount; do
+		if [ "$(kv "$3" $k)" -le "$(kv "$2" $k)" ]; then
+			echo "$k did not advance: $(kv "$2" $k) -> $(kv "$3" $k)"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# now_ms: CLOCK_REALTIME in ms
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# The second stage of criu-kho-lazy and criu-kho-lazy-upgrade: after the
+# kexec, restore the workload of kho_kexec_stage1 post-copy; it must answer
+# while its memory is still being copied, and be intact after the fill.
+kho_lazy_stage2() {
+	local wl=$OUT/wl held t0 t1 t2 t3 snap consumed alive rc copied before after
+	need_plugin
+	held=$(cat "$OUT/held")
+	check "module loads after kexec" insmod "$(khup_ko)"
+	check_eq "the image came over the kexec with every page" "$(khup_images | awk '{ print $2 " " $3 }')" "3 $held"
+	# kdat probing and the first translation of CRIU's code are paid here,
+	# not in the timings below
+	"$CRIU" check >/dev/null 2>&1 || true
+
+	lazy_daemon_start "criu lazy-pages --kho starts and takes the image's claim" lazy.log
+	check_eq "the claim is the daemon's" "$(khup_images | awk '{ print $7 }')" "$lazypid"
+
+	t0=$(now_ms)
+	check "criu restore --kho --lazy-pages" lazy_restore restore.log
+	t1=$(now_ms)
+	check "the workload answers (pong) right after the restore" wl_ping "$wl"
+	# what is left at the moment of the answer
+	snap=$(khup_images | awk '{ print $3, $5 }')
+	alive=0
+	kill -0 "$lazypid" 2>/dev/null && alive=1
+	t2=$(now_ms)
+	consumed=${snap#* }
+	show_log "$IMG/restore.log"
+	# (the workload stamps its answer; the snapshot comes later, so it
+	# counts at most as many pages left as there were at the answer)
+	note "restore -> running: $((t1 - t0)) ms; restore start -> first answer (the workload's stamp): $(($(kv "$wl/pong" time_ns) / 1000000 - t0)) ms; snapshot taken at $((t2 - t0)) ms"
+	note "at the snapshot after the first answer: image ${snap:-gone} (pages, consumed), daemon alive $alive: ${held} - ${consumed:-?} = $((held - ${consumed:-0})) pages not yet read back"
+	check "the workload answered before the fill had finished (daemon running, pages left to copy)" \
+		test "$alive" = 1 -a -n "$consumed" -a "${consumed:-0}" -lt "$held"
+	check "its threads and child ran since the dump" wl_ran "$wl" "$wl/report.before" "$wl/pong"
+	check "the restore left the commit to the daemon" \
+		grep -q "the lazy-pages daemon commits image .* once it has copied every page" "$IMG/restore.log"
+
+	rc=0
+	wait "$lazypid" || rc=$?
+	t3=$(now_ms)
+	note "restore start -> fill finished (daemon exited): $((t3 - t0)) ms"
+	show_log "$IMG/lazy.log"
+	check_eq "the lazy-pages daemon filled everything and exited 0" "$rc" 0
+	check "the daemon committed the image" grep -q "Lazy restore complete; committed and released" "$IMG/lazy.log"
+	copied=$(grep -o 'UFFD transferred pages: ([0-9]*/[0-9]*)' "$IMG/lazy.log" | tr -dc '0-9/\n' |
+		awk -F/ '{ c += $1; t += $2 } END { print c + 0, t + 0 }')
+	note "UFFD transferred pages (copied total) over all tasks: $copied"
+	check "the daemon copied pages through userfaultfd" test "${copied%% *}" -gt 0
+	check_eq "the image is committed and gone" "$(khup_images | wc -l)" 0
+	"$KHUP_BUILD/progs/khup-nl" stats >"$OUT/stats.restore"
+	note "module: $(awk '$1 == "read_bytes" { b = $2 } $1 == "consumed" { c = $2 } END { printf "read %d MiB, %d pages consumed", b / 1048576, c }' "$OUT/stats.restore")"
+	check "every page the restore and the daemon consumed was read through the module" \
+		awk '$1 == "read_bytes" { b = $2 } $1 == "consumed" { c = $2 } END { exit !(c > 0 && b >= c * 4096) }' "$OUT/stats.restore"
+	before=$(cat "$OUT/anonhuge.before")
+	after=$(awk '/^AnonHugePages:/ { print $2 }' "/proc/$(kv "$wl/ready" pid)/smaps_rollup")
+	note "AnonHugePages: ${before} kB at dump, ${after} kB after the fill"
+	check "the huge pages are back after the fill (>= 90 % of AnonHugePages at dump)" \
+		test "${after:-0}" -ge $((${before:-1} * 9 / 10))
+
+	check "report after the fill" wl_report "$wl" report.after
 	check "every region's checksum is intact (as recorded before kexec)" wl_verify "$wl" "$wl/report.after"
 	check "threads and child ran on" wl_advanced "$wl" "$wl/report.before" "$wl/report.after"
 	check "the futex waiter wakes and is joined" wl_join "$wl" report.joined

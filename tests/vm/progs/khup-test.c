@@ -1483,6 +1483,65 @@ static int check_u64(const char *what, uint64_t got, uint64_t want)
 	return got != want;
 }
 
+/* KHUP_IOC_CLAIM_TIE on @claim_fd: 0 or -errno. */
+static int tie(int claim_fd, uint32_t flags, int uffd, uint32_t reserved)
+{
+	struct khup_claim_tie t = { .size = sizeof(t), .flags = flags, .uffd = uffd, .reserved = reserved };
+
+	return ioctl(claim_fd, KHUP_IOC_CLAIM_TIE, &t) ? -errno : 0;
+}
+
+static int new_uffd(void)
+{
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		die("userfaultfd: %s", strerror(errno));
+	return fd;
+}
+
+/*
+ * A child ties itself (with a userfaultfd) to the claim @c and lets go of
+ * its copy of it; when the parent then drops the claim without a commit,
+ * the module kills the child. 0 if it did.
+ */
+static int tie_rollback_kills(int c)
+{
+	int p[2], status, bad = 0;
+	char ok;
+	pid_t pid;
+
+	if (pipe(p))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		int u = new_uffd();
+
+		ok = tie(c, 0, u, 0) ? 'n' : 'y';
+		close(c);
+		close(u);
+		if (write(p[1], &ok, 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (read(p[0], &ok, 1) != 1 || ok != 'y') {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return expect("CLAIM_TIE in a child", -EIO, 0);
+	}
+	close(p[0]);
+	close(c);
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid: %s", strerror(errno));
+	bad |= check_u64("the tied child was killed by SIGKILL when the claim rolled back",
+			 WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, 1);
+	return bad;
+}
+
 /*
  * On an image made by remote-pin: a second claim, a release and a plain
  * punch are refused while claimed; pages punched through the claim are
@@ -1527,7 +1586,8 @@ static int claim_test(const char *name, const char *state)
 	bad |= check_u64("pages still held", in.nr_pages, held);
 	bad |= check_u64("consumed pages still read back (hash)", hash_fd(fd, pages), want);
 
-	close(c);
+	/* Dropping the claim kills the processes tied to it. */
+	bad |= tie_rollback_kills(c);
 	in = info_of(id);
 	bad |= check_u64("consumed pages after the claim was dropped", in.nr_consumed, 0);
 	bad |= check_u64("claimed after the claim was dropped", in.info_flags & KHUP_INFO_CLAIMED, 0);
@@ -1585,7 +1645,27 @@ static int claim_commit(const char *name, const char *state)
 		      fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, pages / 2 * PS) ? -errno : 0,
 		      0);
 	bad |= expect("COMMIT naming another image", commit(c, id + 1000), -EINVAL);
-	bad |= expect("COMMIT", commit(c, id), 0);
+	{
+		int u = new_uffd(), u2 = new_uffd(), nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		bad |= expect("CLAIM_TIE with an unknown flag", tie(c, 1U << 7, u, 0), -EOPNOTSUPP);
+		bad |= expect("CLAIM_TIE with a reserved field set", tie(c, 0, u, 1), -EINVAL);
+		bad |= expect("CLAIM_TIE with a file that is not a userfaultfd", tie(c, 0, nul, 0), -EINVAL);
+		bad |= expect("CLAIM_TIE with a closed fd", tie(c, 0, 1000, 0), -EBADF);
+		bad |= expect("CLAIM_TIE with uffd -2", tie(c, 0, -2, 0), -EINVAL);
+		bad |= expect("CLAIM_TIE of a plain /dev/khup fd", tie(dev(), 0, u, 0), -ENOTTY);
+		bad |= expect("CLAIM_TIE (ourselves, with a userfaultfd)", tie(c, 0, u, 0), 0);
+		bad |= expect("CLAIM_TIE again, without a userfaultfd", tie(c, 0, -1, 0), 0);
+		bad |= expect("TIE_FILLED for a userfaultfd not tied", tie(c, KHUP_TIE_FILLED, u2, 0), -ENOENT);
+		bad |= expect("TIE_FILLED", tie(c, KHUP_TIE_FILLED, u, 0), 0);
+		bad |= expect("TIE_FILLED twice", tie(c, KHUP_TIE_FILLED, u, 0), -ENOENT);
+		/* The commit forgets the ties: we live on */
+		bad |= expect("COMMIT", commit(c, id), 0);
+		bad |= expect("CLAIM_TIE after the commit", tie(c, 0, u2, 0), -ESTALE);
+		close(u);
+		close(u2);
+		close(nul);
+	}
 	{
 		struct khup_info in = { .size = sizeof(in), .id = id };
 

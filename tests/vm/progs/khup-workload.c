@@ -36,7 +36,9 @@
  * set-up, every thread is alive to glibc and every mutex is still held by
  * its thread). SIGUSR2: wake the futex waiter, join it (at most 10 s), then
  * report as for SIGUSR1 ("joined 1" if the join returned after the waiter
- * woke). SIGTERM: kill the child, exit.
+ * woke). SIGHUP: write DIR/pong (pid, the counters, the time) without
+ * touching the big regions: an answer that a lazily restored workload can
+ * give before its memory is filled. SIGTERM: kill the child, exit.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -268,6 +270,22 @@ static void write_file(const char *name, const char *text)
 		die(path);
 }
 
+/* Answers without reading the regions: see SIGHUP above. */
+static void pong(void)
+{
+	char buf[512];
+	struct timespec ts;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(buf, sizeof(buf), "pid %d\ntime_ns %lld\n", getpid(),
+		     (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	for (int i = 0; i < NR_THREADS; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "thread%d %llu\n", i, (unsigned long long)counters[i]);
+	snprintf(buf + n, sizeof(buf) - n, "childcount %llu\n", (unsigned long long)*child_counter);
+	write_file("pong", buf);
+}
+
 static void report(void)
 {
 	char buf[4096];
@@ -331,6 +349,7 @@ static int run(int mib, int thp_mib)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
@@ -414,6 +433,8 @@ static int run(int mib, int thp_mib)
 			join_waiter();
 		if (sig == SIGUSR1 || sig == SIGUSR2)
 			report();
+		if (sig == SIGHUP)
+			pong();
 		if (sig == SIGTERM) {
 			kill(child, SIGKILL);
 			return 0;

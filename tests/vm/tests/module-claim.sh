@@ -16,7 +16,7 @@ stage1() {
 	echo $((before - $(memfree_settled_kb))) >"$OUT/load_cost"
 	echo 1 >"$T/events/khup/enable"
 	check "image c1: pin a stopped child, seal" kt remote-pin c1 "$OUT/c1.state"
-	check "claim c1: second claim, release and plain punch refused; consume, roll back, reclaim" \
+	check "claim c1: second claim, release and plain punch refused; consume, roll back (killing a tied process), reclaim" \
 		kt claim c1 "$OUT/c1.state"
 	grep -E ' khup_(claim|consume|rollback|lost|commit):' "$T/trace" | head -n 12 | sed 's/^/#   trace: /'
 	check "traced: khup_claim with the image's pages" traced khup_claim "image=[0-9]+ pages=[1-9][0-9]*$"
@@ -25,7 +25,8 @@ stage1() {
 	check "traced: khup_lost for the pages the shrinker reclaimed" traced khup_lost "image=[0-9]+ pid=[0-9]+ pages=[1-9]"
 	check "release c1 (its lost pages are gone; the rest is freed)" kt release c1
 	check "image c2: pin a stopped child, seal" kt remote-pin c2 "$OUT/c2.state"
-	check "commit c2: consume half, commit releases everything" kt claim-commit c2 "$OUT/c2.state"
+	check "commit c2: consume half, CLAIM_TIE checks its input, commit releases everything and forgets the ties" \
+		kt claim-commit c2 "$OUT/c2.state"
 	check "traced: khup_commit of the consumed pages, then the release" \
 		bash -c "grep -qE ' khup_commit: image=[0-9]+ pages=[1-9]' $T/trace && grep -A2 ' khup_commit: ' $T/trace | grep -q ' khup_release: image=[0-9]* pid=0 '"
 	echo 0 >"$T/events/khup/enable"
