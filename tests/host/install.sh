@@ -124,15 +124,12 @@ echo "#   missing:$missing" >"$work/out"
 result "$([ -z "$missing" ] && grep -q '^Documentation=man:' "$unit"; echo $?)" \
 	"every man page the unit's Documentation= names is installed" "$work/out"
 check "the unit runs the installed khupd" grep -qx "ExecStart=$prefix/sbin/khupd --foreground" "$unit"
-if command -v systemd-analyze >/dev/null; then
-	# verify checks that executables exist: ExecReload's kill too
-	install -D /bin/kill "$dest/bin/kill"
-	check "systemd-analyze verify accepts the unit" \
-		systemd-analyze verify --man=no --root="$dest" khupd.service
-	rm -f "$dest/bin/kill"
-else
-	skip "systemd-analyze verify accepts the unit" "no systemd-analyze"
-fi
+# systemd-analyze comes with scripts/deps (package systemd): never a skip.
+# verify checks that executables exist: ExecReload's kill too
+install -D /bin/kill "$dest/bin/kill"
+check "systemd-analyze verify accepts the unit" \
+	systemd-analyze verify --man=no --root="$dest" khupd.service
+rm -f "$dest/bin/kill"
 
 # --- man pages -----------------------------------------------------------
 for page in "$dest$prefix"/share/man/man*/*; do
@@ -237,16 +234,13 @@ expect_completion "khup-upgrade -c <TAB>: directories" "$compdir/khup-upgrade" \
 	"$work/cg/db.service" "$sbin/khup-upgrade" -c "$work/cg/"
 complete_words "$compdir/khup-upgrade" "$sbin/khup-upgrade" --report -- - >"$work/out"
 result "$([ ! -s "$work/out" ]; echo $?)" "khup-upgrade --report -- <TAB>: nothing (trace-cmd's options)" "$work/out"
-if [ -r /usr/share/bash-completion/bash_completion ]; then
-	# bash-completion's own loader finds the files under PREFIX (XDG_DATA_DIRS)
-	check "bash-completion loads both from $prefix/share on demand" bash --norc --noprofile -c "
-		. /usr/share/bash-completion/bash_completion
-		export XDG_DATA_DIRS='$dest$prefix/share'
-		__load_completion khupctl && __load_completion khup-upgrade &&
-			complete -p khupctl khup-upgrade"
-else
-	skip "bash-completion loads both from $prefix/share on demand" "bash-completion not installed"
-fi
+# bash-completion comes with scripts/deps: never a skip. Its own loader
+# finds the files under PREFIX (XDG_DATA_DIRS).
+check "bash-completion loads both from $prefix/share on demand" bash --norc --noprofile -c "
+	. /usr/share/bash-completion/bash_completion
+	export XDG_DATA_DIRS='$dest$prefix/share'
+	__load_completion khupctl && __load_completion khup-upgrade &&
+		complete -p khupctl khup-upgrade"
 
 echo "1..$n"
 [ "$skipped" -eq 0 ] || echo "# $skipped skipped"
