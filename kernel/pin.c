@@ -95,6 +95,39 @@ static int khup_check_iovecs(const struct iovec *iov, u32 n, u64 *pages)
 }
 
 /*
+ * The ranges of a PIN or PREPARE call from user memory, counted and
+ * checked; ERR_PTR on bad input. The caller kfree()s them.
+ */
+static struct iovec *khup_get_iovecs(u64 uptr, u32 n, u64 *pages)
+{
+	struct iovec *iov;
+	int err;
+
+	if (!n || n > KHUP_MAX_IOVECS)
+		return ERR_PTR(-EINVAL);
+	iov = memdup_array_user(u64_to_user_ptr(uptr), n, sizeof(*iov));
+	if (IS_ERR(iov))
+		return iov;
+	err = khup_check_iovecs(iov, n, pages);
+	if (err) {
+		kfree(iov);
+		return ERR_PTR(err);
+	}
+	return iov;
+}
+
+/*
+ * A traced, stopped task's pages are read as ptrace reads them
+ * (access_process_vm): FOLL_FORCE, so that ranges without PROT_READ (data
+ * behind PROT_NONE) can be handed over too. Never to write.
+ */
+static unsigned int khup_gup_flags(struct task_struct *task)
+{
+	return FOLL_LONGTERM |
+	       (same_thread_group(task, current) ? 0 : FOLL_FORCE);
+}
+
+/*
  * The mm of @task if the caller may pin it: its own, or that of a task it
  * traces. As in mm_access(), under the task's exec_update_lock, so that a
  * tracee cannot exec a new (e.g. setuid) image between the check and the
@@ -346,18 +379,11 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		return -EOPNOTSUPP;
 	if (!capable(CAP_CHECKPOINT_RESTORE) && !capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (!arg->nr_iovecs || arg->nr_iovecs > KHUP_MAX_IOVECS)
-		return -EINVAL;
 	if (arg->pid < 0)
 		return -EINVAL;
-
-	iov = memdup_array_user(u64_to_user_ptr(arg->iovecs), arg->nr_iovecs,
-				sizeof(*iov));
+	iov = khup_get_iovecs(arg->iovecs, arg->nr_iovecs, &npages);
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
-	err = khup_check_iovecs(iov, arg->nr_iovecs, &npages);
-	if (err)
-		goto out_iov;
 
 	/* Fail fast before pinning anything; checked again at commit. */
 	mutex_lock(&khup_lock);
@@ -383,13 +409,7 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		goto out_free;
 	}
 
-	/*
-	 * A traced, stopped task's pages are read as ptrace reads them
-	 * (access_process_vm): FOLL_FORCE, so that ranges without PROT_READ
-	 * (data behind PROT_NONE) can be handed over too. Never to write.
-	 */
-	gup_flags = FOLL_LONGTERM |
-		    (same_thread_group(task, current) ? 0 : FOLL_FORCE);
+	gup_flags = khup_gup_flags(task);
 	migrated = khup_migrations();
 	for (i = 0; !err && i < arg->nr_iovecs; i++)
 		err = khup_pin_range(mm, (unsigned long)iov[i].iov_base,
@@ -471,16 +491,11 @@ long khup_ioctl_prepare(struct khup_prepare *arg)
 		return -EOPNOTSUPP;
 	if (!capable(CAP_CHECKPOINT_RESTORE) && !capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (!arg->nr_iovecs || arg->nr_iovecs > KHUP_MAX_IOVECS ||
-	    arg->pid < 0)
+	if (arg->pid < 0)
 		return -EINVAL;
-	iov = memdup_array_user(u64_to_user_ptr(arg->iovecs), arg->nr_iovecs,
-				sizeof(*iov));
+	iov = khup_get_iovecs(arg->iovecs, arg->nr_iovecs, &npages);
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
-	err = khup_check_iovecs(iov, arg->nr_iovecs, &npages);
-	if (err)
-		goto out_iov;
 	task = khup_get_task(arg->pid);
 	if (IS_ERR(task)) {
 		err = PTR_ERR(task);
@@ -496,9 +511,7 @@ long khup_ioctl_prepare(struct khup_prepare *arg)
 		err = -ENOMEM;
 		goto out_mm;
 	}
-	/* As the pin: FOLL_FORCE reads PROT_NONE ranges of a tracee. */
-	gup_flags = FOLL_LONGTERM | FOLL_NOFAULT |
-		    (same_thread_group(task, current) ? 0 : FOLL_FORCE);
+	gup_flags = khup_gup_flags(task) | FOLL_NOFAULT;
 	migrated = khup_migrations();
 	for (i = 0; i < arg->nr_iovecs; i++) {
 		got = khup_prepare_range(mm, (unsigned long)iov[i].iov_base,
