@@ -76,10 +76,13 @@ criu: deps-build
 plugin: criu
 	@$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin
 
-# khup.ko, once per test kernel, into build/modules/<uname -r>/.
+# khup.ko, once per test kernel, into build/modules/<uname -r>/. The
+# kernel directory comes from this checkout's config (a cache hit after
+# 'kernel'), not from the last build of the series, which another checkout
+# may have made with a different config.
 modules: kernel
 	@for k in $(KERNELS); do \
-		d=$$(scripts/build-kernel --path $$k) || exit 1; \
+		d=$$(scripts/build-kernel $$k 2>/dev/null) || exit 1; \
 		$(MAKE) -C kernel KDIR=$$d/build KHUP_TEST_HOOKS=y \
 			KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release) || exit 1; \
 	done
@@ -89,7 +92,7 @@ kernel-bench: deps
 
 # khup.ko for the benchmarks kernel: a production build, no test hooks.
 modules-bench: kernel-bench
-	@d=$$(scripts/build-kernel --path $(BENCH_KERNEL)) && \
+	@d=$$(scripts/build-kernel $(BENCH_KERNEL) 2>/dev/null) && \
 		$(MAKE) -C kernel KDIR=$$d/build KHUP_OUT=$(BUILD)/modules/$$(cat $$d/release)
 
 progs:
