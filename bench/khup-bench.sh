@@ -13,10 +13,13 @@
 #   stage 1        format /dev/vda (ext4); references: REPS x (CRIU dump to
 #                  tmpfs + restore, no kexec) and REPS x in-process memcpy;
 #                  then rep 1's dumps: "disk" (stock CRIU to ext4, synced),
-#                  then "khup" (criu dump --kho, small images on the ext4)
+#                  "luo" (stock CRIU to tmpfs, the images copied into
+#                  memfds preserved by LUO, bench/luo-images), then "khup"
+#                  (criu dump --kho, small images on the ext4)
 #   stage k        insmod khup (this claims the preserved pages), mount the
-#                  ext4; rep k-1's restores: khup, then disk (after
-#                  drop_caches); then rep k's dumps as in stage 1
+#                  ext4; rep k-1's restores: khup, luo (from the preserved
+#                  memfds in place), then disk (after drop_caches); then
+#                  rep k's dumps as in stage 1
 #   stage REPS+1   the last restores
 # Every number goes to $OUT/bench.kv as "REP MODE KEY VALUE" (times in ns,
 # sizes in bytes). Timestamps that must span kexec come from files in $OUT:
@@ -31,13 +34,15 @@ if [ -n "${KHUP_TOP:-}" ] && [ -n "${STAGE:-}" ]; then
 	done
 	. "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
 	BW=$KHUP_BUILD/bench/bench-workload
+	LUO=$KHUP_BUILD/bench/luo-images
 	NL=$KHUP_BUILD/progs/khup-nl
 	MNT=/tmp/bench
 fi
 THP=nothp
 [ "$BENCH_THP" = 1 ] && THP=thp
 VM_STAGES=$((BENCH_REPS + 1))
-VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS"
+# liveupdate=on: the LUO-memfd baseline (LUO is off unless asked for)
+VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS liveupdate=on"
 VM_DISK=$((BENCH_MIB * 2 + 512))M
 VM_TIMEOUT=${BENCH_TIMEOUT:-$((900 + BENCH_MIB * 3 * (BENCH_REPS + 1)))}
 
@@ -201,6 +206,62 @@ dump_disk() {
 	check "rep $r disk: pages-*.img hold the workload" test "$(pages_img_bytes "$img")" -ge $((BENCH_MIB * 1048576))
 }
 
+# dump_luo REP: the LUO-memfd baseline. Stock CRIU dumps to tmpfs, then
+# luo-images copies every image into a memfd preserved by LUO (session
+# luo-REP) and deletes the tmpfs copy; a process it leaves holds the
+# session open until the kexec. The dump is both steps; the peak memory
+# beyond the dumped process is the image (tmpfs, then memfd), measured.
+dump_luo() {
+	local r=$1 wl=/tmp/luo-wl-$r img=/tmp/luo-img-$r pid t0 t1 t2
+	check "rep $r luo: workload starts" bw_start "$wl" 25000
+	pid=$(kv "$wl/ready" pid)
+	put "$r" luo pages "$(kv "$wl/ready" pages)"
+	put "$r" luo huge_kb "$(kv "$wl/ready" huge_kb)"
+	rm -rf "$img"
+	mkdir -p "$img"
+	memwatch_start
+	t0=$(now)
+	check "rep $r luo: criu dump to tmpfs" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
+	t1=$(now)
+	check "rep $r luo: images into LUO-preserved memfds" \
+		bash -c "'$LUO' save luo-$r '$img' >/tmp/luo-save-$r.out"
+	t2=$(now)
+	memwatch_stop "$r" luo
+	bw_gone "$wl"
+	put "$r" luo dump_ns $((t2 - t0))
+	put "$r" luo dump_criu_ns $((t1 - t0))
+	put "$r" luo dump_copy_ns $((t2 - t1))
+	put "$r" luo image_bytes "$(kv "/tmp/luo-save-$r.out" bytes)"
+	put "$r" luo pages_img_b "$(kv "/tmp/luo-save-$r.out" bytes)"
+	put "$r" luo storage_written_b 0
+	# the workload's memory went away during the dump: add it back
+	put "$r" luo dump_extra_b $((MW_EXTRA + BENCH_MIB * 1048576))
+	check "rep $r luo: the images are only in the memfds now" \
+		test -z "$(ls -A "$img")"
+}
+
+# restore_luo REP: the memfds retrieved in place, CRIU reads them by path
+restore_luo() {
+	local r=$1 wl=/tmp/luo-wl-$r img=/tmp/luo-img-$r t0 t1 t2 holder
+	put "$r" luo handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	memwatch_start
+	t0=$(now)
+	check "rep $r luo: memfds retrieved from LUO" \
+		bash -c "'$LUO' restore luo-$r '$img' >/tmp/luo-restore-$r.out"
+	t1=$(now)
+	check "rep $r luo: criu restore from the memfds" "$CRIU" restore -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
+	t2=$(now)
+	memwatch_stop "$r" luo
+	put "$r" luo attach_ns $((t1 - t0))
+	put "$r" luo restore_ns $((t2 - t1))
+	put "$r" luo restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
+	check "rep $r luo: restored workload intact" bw_verify "$wl" "$r" luo
+	bw_kill "$wl"
+	holder=$(kv "/tmp/luo-restore-$r.out" holder)
+	[ -z "$holder" ] || kill "$holder"
+	rm -rf "$img"
+}
+
 # kho_meta REP: bytes of the khup KHO node and its extent tables
 kho_meta() {
 	local r=$1 blob=/sys/kernel/debug/kho/out/sub_fdts/khup fdt=/tmp/khup.dtb node=0 tables=0 alloc=0 ext=0
@@ -316,11 +377,13 @@ bench_stage() {
 	else
 		r=$((STAGE - 1))
 		restore_khup "$r"
+		restore_luo "$r"
 		restore_disk "$r"
 	fi
 	if [ "$STAGE" -le "$BENCH_REPS" ]; then
 		r=$STAGE
 		dump_disk "$r"
+		dump_luo "$r"
 		dump_khup "$r"
 		umount "$MNT"
 		sync

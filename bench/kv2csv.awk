@@ -9,7 +9,7 @@ BEGIN {
 		"storage_written_b,pages_img_b,image_b,restore_extra_b,meta_node_b,meta_tables_b,meta_alloc_b," \
 		"extents,pin_ns_per_page,seal_ns_per_page,load_restore_ns_per_page,restore_ns_per_page," \
 		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated," \
-		"prepare_ms,prepare_migrated,kmem_b", col, ",")
+		"prepare_ms,prepare_migrated,kmem_b,dump_extra_b", col, ",")
 }
 
 /^#/ { next }
@@ -34,7 +34,7 @@ END {
 		o["handover_ms"] = ms(get(r, m, "handover_ns"))
 		o["attach_ms"] = ms(get(r, m, "attach_ns"))
 		o["restore_ms"] = ms(get(r, m, "restore_ns"))
-		if (m == "khup" || m == "disk") {
+		if (m == "khup" || m == "disk" || m == "luo") {
 			d = get(r, m, "dump_ns"); h = get(r, m, "handover_ns"); a = get(r, m, "attach_ns"); s = get(r, m, "restore_ns")
 			if (d != "" && h != "" && a != "" && s != "")
 				o["total_ms"] = ms(d + h + a + s)
@@ -70,6 +70,7 @@ END {
 		o["kmem_b"] = get(r, m, "kmem_bytes")
 		o["huge_kb"] = get(r, m, "huge_kb")
 		o["huge_kb_after"] = get(r, m, "huge_kb_after")
+		o["dump_extra_b"] = get(r, m, "dump_extra_b")
 		for (i = 1; i <= ncol; i++)
 			printf "%s%s", o[col[i]], i < ncol ? "," : "\n"
 	}
