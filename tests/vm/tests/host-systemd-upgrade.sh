@@ -114,6 +114,8 @@ stage1() {
 	check "it dumped the demo as its service" grep -q "pid $pid is the main process of $DEMO: it is dumped as that service" "$out"
 	check "it kept the dumped service from restarting (runtime drop-in Restart=no)" \
 		grep -qx "Restart=no" "/run/systemd/system/$DEMO.d/khup-upgrade.conf"
+	sleep 2
+	check_eq "the dumped service did not restart (no main process)" "$(prop "$DEMO" MainPID)" 0
 	check "it recorded the unit with the dump" grep -qx "unit $DEMO" "$OUT/img/1-$pid/khup-unit"
 	check "it named the images and the unit on the next kernel's command line" \
 		grep -q "^+ kexec -s -l .*khup-upgrade.images=$OUT/img khup-upgrade.units=$DEMO" "$out"
