@@ -26,7 +26,7 @@ enum {
 
 struct khupd_config {
 	const char *module_path;	/* NULL: find the installed module */
-	const char *module_params;	/* parameters for finit_module() */
+	const char *module_params;	/* appended to modprobe.d's options */
 	const char *state_dir;		/* lock and state file */
 	unsigned long ttl;		/* seconds; 0 = never release by TTL */
 	unsigned long interval;		/* seconds between rescans */
@@ -64,10 +64,14 @@ void reclaim_exit(void);
 int reclaim_scan(bool inventory);
 void reclaim_event(uint32_t event, const struct khup_image *img);
 int reclaim_timeout_ms(void);
+void reclaim_summary(unsigned int *count, uint64_t *pages);
 
 /* config.c */
 int config_set(const char *key, const char *value, const char *where);
 int config_load(const char *path, bool must_exist);
+
+/* notify.c: sd_notify(3) when $NOTIFY_SOCKET is set, else nothing */
+void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* main.c */
 uint64_t now_ns(void);	/* CLOCK_BOOTTIME */

@@ -9,26 +9,22 @@
  * signalfd; signal handlers do nothing. See doc/daemon.md (khupd(8)).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <libkmod.h>
+
 #include "khupd.h"
 #include "version.h"	/* generated: scripts/version --header */
-
-#ifndef MODULE_INIT_COMPRESSED_FILE
-#define MODULE_INIT_COMPRESSED_FILE 4
-#endif
 
 /* An unrestored image is the only copy of its memory: no TTL unless asked. */
 #define DEFAULT_TTL	0
@@ -66,11 +62,10 @@ static void usage(FILE *f)
 		"                          options on the command line override it\n"
 		"  -f, --foreground        do not detach (systemd, tests)\n"
 		"  -m, --module PATH       khup.ko to load if the module is not loaded\n"
-		"                          (default: the installed module of the running\n"
-		"                          kernel, from modules.dep)\n"
-		"  -o, --module-params S   parameters for the module (e.g. trace=khup;\n"
-		"                          default: khup.NAME=VALUE words of the kernel\n"
-		"                          command line, as modprobe does)\n"
+		"                          (default: 'modprobe khup' through libkmod)\n"
+		"  -o, --module-params S   parameters for the module (e.g. trace=khup),\n"
+		"                          after those of modprobe.d and the khup.NAME=VALUE\n"
+		"                          words of the kernel command line\n"
 		"  -t, --ttl SECONDS       release images carried over a kexec and not\n"
 		"                          restored within SECONDS of being first seen\n"
 		"                          (default %d: never)\n"
@@ -81,6 +76,8 @@ static void usage(FILE *f)
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n"
 		"\n"
+		"Under systemd (Type=notify) it reports READY=1 once the module is loaded\n"
+		"and its images are listed, and its state in STATUS=.\n"
 		"Signals: SIGTERM/SIGINT stop (images stay with the module), SIGHUP\n"
 		"logs the inventory again.\n"
 		"Exit status: 0 clean stop, 1 runtime error, 2 usage or settings error,\n"
@@ -103,181 +100,122 @@ static bool module_loaded(void)
 	return !strncmp(state, "live", 4);
 }
 
-/* The installed khup.ko of the running kernel, from modules.dep. */
-static char *find_installed(void)
+/* libkmod's messages go where khupd's go. */
+static void kmod_log(void *data, int prio, const char *file, int line,
+		     const char *fn, const char *fmt, va_list args)
 {
-	char path[512], line[1024], *res = NULL;
-	struct utsname u;
-	FILE *f;
+	char buf[512];
 
-	if (uname(&u))
-		return NULL;
-	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep",
-		 u.release);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':'), *base;
-
-		if (!colon)
-			continue;
-		*colon = 0;
-		base = strrchr(line, '/');
-		base = base ? base + 1 : line;
-		if (!strncmp(base, "khup.ko", 7)) {
-			/* relative to /lib/modules/RELEASE (absolute: old kmod) */
-			if (line[0] == '/')
-				res = strdup(line);
-			else if (asprintf(&res, "/lib/modules/%s/%s", u.release,
-					  line) < 0)
-				res = NULL;
-			break;
-		}
-	}
-	fclose(f);
-	return res;
+	(void)data;
+	(void)file;
+	(void)line;
+	(void)fn;
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	buf[strcspn(buf, "\n")] = 0;
+	log_msg(prio > LOG_INFO ? LOG_DEBUG : prio, "libkmod: %s", buf);
 }
 
 /*
- * Like modprobe: "khup.NAME=VALUE" words of the kernel command line become
- * module parameters (khup-upgrade puts khup.trace=INSTANCE there so the
- * restore at module load is traced).
+ * Loads khup.ko the way modprobe does, through libkmod: the module of the
+ * running kernel from modules.dep (or --module PATH), with the options of
+ * /etc/modprobe.d (and /run, /lib) and the "khup.NAME=VALUE" words of the
+ * kernel command line (khup-upgrade puts khup.trace=INSTANCE there), then
+ * --module-params on top; install/blacklist commands of modprobe.d apply to
+ * the installed module as they would to 'modprobe khup'.
  */
-static char *cmdline_params(void)
-{
-	char buf[4096], *res = NULL, *tok, *save;
-	size_t len = 0;
-	FILE *f = fopen("/proc/cmdline", "re");
-
-	if (!f)
-		return NULL;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	for (tok = strtok_r(buf, " \t\n", &save); tok;
-	     tok = strtok_r(NULL, " \t\n", &save)) {
-		char *nr;
-
-		if (strncmp(tok, "khup.", 5) || !strchr(tok, '='))
-			continue;
-		nr = realloc(res, len + strlen(tok) + 2);
-		if (!nr)
-			break;
-		res = nr;
-		len += sprintf(res + len, "%s%s", len ? " " : "", tok + 5);
-	}
-	return res;
-}
-
-/*
- * Keeps the "NAME=VALUE" words of @params whose NAME the module declares
- * ("parmtype=NAME:" in its .modinfo), so unrelated khup.* words of the
- * command line do not end up as unknown parameters. A compressed module
- * cannot be searched: everything is kept.
- */
-static void filter_params(char *params, const char *path)
-{
-	char *buf = NULL, *out = params, *tok, *save;
-	size_t len = 0, cap = 0;
-	ssize_t r;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (;;) {
-		if (len == cap) {
-			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
-
-			if (!nb)
-				goto out;
-			buf = nb;
-			cap = cap ? cap * 2 : 1 << 20;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r <= 0)
-			break;
-		len += r;
-	}
-	if (len < 4 || memcmp(buf, "\177ELF", 4))
-		goto out;
-	for (tok = strtok_r(params, " ", &save); tok;
-	     tok = strtok_r(NULL, " ", &save)) {
-		char key[128];
-		size_t n = strcspn(tok, "=");
-
-		snprintf(key, sizeof(key), "parmtype=%.*s:", (int)n, tok);
-		if (memmem(buf, len, key, strlen(key))) {
-			if (out != params)
-				*out++ = ' ';
-			memmove(out, tok, strlen(tok));
-			out += strlen(tok);
-		} else {
-			log_debug("command line khup.%s: not a parameter of %s",
-				  tok, path);
-		}
-	}
-	*out = 0;
-out:
-	free(buf);
-	close(fd);
-}
-
 static int load_module(void)
 {
-	char *from_cmdline = cfg.module_params ? NULL : cmdline_params();
-	const char *params = cfg.module_params ? cfg.module_params :
-			     from_cmdline ? from_cmdline : "";
-	char *found = NULL;
-	const char *path;
-	int fd, flags = 0, ret = KHUPD_EXIT_MODULE;
-	size_t len;
+	struct kmod_list *list = NULL;
+	struct kmod_module *mod = NULL;
+	struct kmod_ctx *ctx;
+	const char *opts, *path;
+	char *all = NULL;
+	int err, ret = KHUPD_EXIT_MODULE;
 
 	if (module_loaded()) {
 		log_info("khup.ko is already loaded");
-		free(from_cmdline);
 		return 0;
 	}
-	path = cfg.module_path;
-	if (!path) {
-		found = find_installed();
-		if (!found) {
+	ctx = kmod_new(NULL, NULL);
+	if (!ctx) {
+		log_err("libkmod: cannot read the module configuration of this kernel");
+		return KHUPD_EXIT_MODULE;
+	}
+	kmod_set_log_fn(ctx, kmod_log, NULL);
+	kmod_set_log_priority(ctx, cfg.verbose ? LOG_DEBUG : LOG_WARNING);
+	if (cfg.module_path) {
+		err = kmod_module_new_from_path(ctx, cfg.module_path, &mod);
+		if (err) {
+			log_err("cannot use %s: %s", cfg.module_path,
+				strerror(-err));
+			goto out;
+		}
+	} else {
+		err = kmod_module_new_from_lookup(ctx, "khup", &list);
+		if (err || !list) {
 			log_err("khup.ko is not loaded and not installed for this kernel (modules.dep); use --module PATH");
-			free(from_cmdline);
-			return KHUPD_EXIT_MODULE;
+			goto out;
 		}
-		path = found;
+		mod = kmod_module_get_module(list);
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		log_err("cannot open %s: %m", path);
-		goto out_free;
+	opts = kmod_module_get_options(mod);
+	if (cfg.module_params &&
+	    asprintf(&all, "%s%s%s", opts ? opts : "", opts ? " " : "",
+		     cfg.module_params) < 0)
+		all = NULL;
+	if (!all && opts)
+		all = strdup(opts);
+	path = kmod_module_get_path(mod);
+	if (cfg.module_path) {
+		/* A file: no dependencies, no install commands. */
+		err = kmod_module_insert_module(mod, 0, all ? all : "");
+	} else {
+		/* modprobe khup: its install commands, its softdeps */
+		err = kmod_module_probe_insert_module(mod, 0,
+				cfg.module_params, NULL, NULL, NULL);
 	}
-	if (from_cmdline)
-		filter_params(from_cmdline, path);
-	len = strlen(path);
-	if ((len > 3 && !strcmp(path + len - 3, ".xz")) ||
-	    (len > 4 && !strcmp(path + len - 4, ".zst")) ||
-	    (len > 3 && !strcmp(path + len - 3, ".gz")))
-		flags |= MODULE_INIT_COMPRESSED_FILE;
-	if (syscall(SYS_finit_module, fd, params, flags)) {
-		if (errno == EEXIST) {
-			log_info("khup.ko was loaded meanwhile");
-			ret = 0;
-		} else {
-			log_err("loading %s: %m (see the kernel log)", path);
-		}
-		goto out_close;
+	if (err == -EEXIST) {
+		log_info("khup.ko was loaded meanwhile");
+	} else if (err) {
+		log_err("loading %s: %s (see the kernel log)",
+			path ? path : "khup", strerror(-err));
+		goto out;
+	} else if (!module_loaded()) {
+		/* an install command of modprobe.d that did not load it */
+		log_err("khup.ko is still not loaded after modprobe's install command for it");
+		goto out;
+	} else {
+		log_notice("loaded %s%s%s", path ? path : "khup",
+			   all && *all ? " with " : "", all ? all : "");
 	}
-	log_notice("loaded %s%s%s", path, *params ? " with " : "", params);
 	ret = 0;
-out_close:
-	close(fd);
-out_free:
-	free(found);
-	free(from_cmdline);
+out:
+	free(all);
+	if (mod)
+		kmod_module_unref(mod);
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
 	return ret;
+}
+
+/* READY=1 (once) and a STATUS= line with what khup.ko holds. */
+static void notify_status(bool ready)
+{
+	static unsigned int last_n = -1U;
+	static uint64_t last_pages;
+	unsigned int n;
+	uint64_t pages;
+	char b[32];
+
+	reclaim_summary(&n, &pages);
+	if (!ready && n == last_n && pages == last_pages)
+		return;
+	last_n = n;
+	last_pages = pages;
+	notify("%sSTATUS=khup.ko loaded; %u image(s) held, %s",
+	       ready ? "READY=1\n" : "", n,
+	       khup_human_bytes(pages * (uint64_t)sysconf(_SC_PAGESIZE), b,
+			   sizeof(b)));
 }
 
 static void on_event(uint32_t event, const struct khup_image *img)
@@ -309,15 +247,20 @@ static int run(void)
 	ret = reclaim_init();
 	if (ret)
 		goto out_sfd;
+	notify("STATUS=loading khup.ko");
 	ret = load_module();
-	if (ret)
+	if (ret) {
+		notify("STATUS=khup.ko could not be loaded (see the log)");
 		goto out_reclaim;
+	}
 	if (khupd_nl_open(on_event)) {
+		notify("STATUS=the khup netlink family is unusable");
 		ret = KHUPD_EXIT_NETLINK;
 		goto out_reclaim;
 	}
 	/* Subscribed before the dump: nothing falls between the two. */
 	if (reclaim_scan(true)) {
+		notify("STATUS=the module's images could not be listed");
 		ret = KHUPD_EXIT_NETLINK;
 		goto out_nl;
 	}
@@ -327,6 +270,12 @@ static int run(void)
 	else
 		log_notice("ready (pid %d, TTL %lus, rescan every %lus)",
 			   getpid(), cfg.ttl, cfg.interval);
+	/*
+	 * Ready for systemd only now: khup.ko is loaded, so every page the
+	 * previous kernel handed over is claimed and its images registered;
+	 * units ordered After=khupd.service can restore from them.
+	 */
+	notify_status(true);
 
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
@@ -347,8 +296,10 @@ static int run(void)
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: inventory");
 					reclaim_scan(true);
+					notify_status(false);
 					continue;
 				}
+				notify("STOPPING=1\nSTATUS=stopping; images stay with khup.ko");
 				log_notice("%s: stopping; images stay with khup.ko",
 					   strsignal(si.ssi_signo));
 				ret = KHUPD_EXIT_OK;
@@ -375,6 +326,7 @@ static int run(void)
 			ret = KHUPD_EXIT_MODULE;
 			goto out_nl;
 		}
+		notify_status(false);
 	}
 
 out_nl:

@@ -456,3 +456,15 @@ int reclaim_timeout_ms(void)
 	}
 	return (int)((next - now + 999999) / 1000000);
 }
+
+/* How many images khupd tracks and the pages they hold (sd_notify STATUS=). */
+void reclaim_summary(unsigned int *count, uint64_t *pages)
+{
+	size_t i;
+
+	*count = nr_imgs;
+	*pages = 0;
+	for (i = 0; i < nr_imgs; i++)
+		if (imgs[i].pages != UINT64_MAX)
+			*pages += imgs[i].pages;
+}

@@ -69,6 +69,8 @@ check "make install-programs DESTDIR=<tmp> succeeds" \
 	make -s -C "$top" install-programs DESTDIR="$dest"
 
 expected="etc/khup/khupd.conf
+lib/systemd/system-generators/khup-restore-generator
+lib/systemd/system/khup-restore.service
 lib/systemd/system/khupd.service
 usr/local/sbin/khup-tracedat
 usr/local/sbin/khup-upgrade
@@ -130,25 +132,36 @@ check "KHUPLIBDIR=/opt/khup moves CRIU, plugin and khup-upgrade's default togeth
 # which the VM tests run (the next checks use $dest's copies anyway).
 make -s -C "$top" programs >/dev/null 2>&1
 
-# --- the unit ------------------------------------------------------------
-unit=$dest/lib/systemd/system/khupd.service
-missing=
-# Documentation= holds several words on one line
-# shellcheck disable=SC2013
-for page in $(sed -n 's/^Documentation=//p' "$unit" 2>/dev/null); do
-	p=${page#man:} name=${p%(*} sec=${p#*(}
-	sec=${sec%)}
-	[ -f "$dest$prefix/share/man/man$sec/$name.$sec" ] || missing+=" $page"
+# --- the units ------------------------------------------------------------
+for u in khupd.service khup-restore.service; do
+	unit=$dest/lib/systemd/system/$u
+	missing=
+	# Documentation= holds several words on one line
+	# shellcheck disable=SC2013
+	for page in $(sed -n 's/^Documentation=//p' "$unit" 2>/dev/null); do
+		p=${page#man:} name=${p%(*} sec=${p#*(}
+		sec=${sec%)}
+		[ -f "$dest$prefix/share/man/man$sec/$name.$sec" ] || missing+=" $page"
+	done
+	echo "#   missing:$missing" >"$work/out"
+	result "$([ -z "$missing" ] && grep -q '^Documentation=man:' "$unit"; echo $?)" \
+		"every man page $u's Documentation= names is installed" "$work/out"
 done
-echo "#   missing:$missing" >"$work/out"
-result "$([ -z "$missing" ] && grep -q '^Documentation=man:' "$unit"; echo $?)" \
-	"every man page the unit's Documentation= names is installed" "$work/out"
+unit=$dest/lib/systemd/system/khupd.service
 check "the unit runs the installed khupd" grep -qx "ExecStart=$prefix/sbin/khupd --foreground" "$unit"
+check "khupd.service is Type=notify (ready once the pages are claimed)" grep -qx "Type=notify" "$unit"
+check "khup-restore.service runs the installed khup-upgrade --restore" \
+	grep -qx "ExecStart=$prefix/sbin/khup-upgrade --restore" "$dest/lib/systemd/system/khup-restore.service"
+check "khup-restore.service runs only after a kexec by khup-upgrade, after khupd" bash -c "
+	grep -qx 'ConditionKernelCommandLine=khup-upgrade.images' '$dest/lib/systemd/system/khup-restore.service' &&
+	grep -qx 'Requires=khupd.service' '$dest/lib/systemd/system/khup-restore.service'"
+check "the generator runs the installed khup-upgrade" \
+	grep -q "^\[ -x \"\$upgrade\" \] || upgrade=$prefix/sbin/khup-upgrade" "$dest/lib/systemd/system-generators/khup-restore-generator"
 # systemd-analyze comes with scripts/deps (package systemd): never a skip.
 # verify checks that executables exist: ExecReload's kill too
 install -D /bin/kill "$dest/bin/kill"
-check "systemd-analyze verify accepts the unit" \
-	systemd-analyze verify --man=no --root="$dest" khupd.service
+check "systemd-analyze verify accepts the units" \
+	systemd-analyze verify --man=no --root="$dest" khupd.service khup-restore.service
 rm -f "$dest/bin/kill"
 
 # --- man pages -----------------------------------------------------------
