@@ -77,6 +77,7 @@ kernel: deps
 
 criu: deps-build
 	scripts/build-criu >/dev/null
+	scripts/build-criu --stock >/dev/null
 
 plugin: criu
 	@$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin
