@@ -7,8 +7,12 @@
  * kexec, restore) and long, so a single lock keeps the invariants simple:
  *
  *  - a page is "held" by an image while its bit in task->present is set;
- *    before kexec a held page carries one FOLL_PIN pin, after kexec its
- *    folio is owned (restored) by the module;
+ *    before kexec a held page carries one FOLL_PIN pin, or is a private
+ *    snapshot copy the module owns (a page others could still write, see
+ *    pin.c); after kexec its folio is owned (restored) by the module;
+ *  - every held page but the zero page counts in khup_stats.held (the
+ *    max_pinned_pages cap), and, if the image has a charged user, in that
+ *    user's locked_vm (RLIMIT_MEMLOCK): dropping the page uncharges it;
  *  - the folio table (image.c) maps a folio's head pfn to its counts,
  *    packed in an xarray value entry (no allocation per folio): refs
  *    counts held pages in any image, sealed_refs held pages in sealed
@@ -41,6 +45,7 @@ struct folio;
 struct khup_claim;
 struct khup_exit_state;
 struct pid;
+struct user_struct;
 
 struct khup_task {
 	struct list_head node;
@@ -80,6 +85,7 @@ struct khup_image {
 	struct list_head tasks;
 	u32 nr_tasks;
 	struct khup_claim *claim;	/* the restore holding the image */
+	struct user_struct *user;	/* its held pages charged to; or NULL */
 };
 
 /* The largest count the folio table holds (31 bits each). */
@@ -110,12 +116,17 @@ struct khup_stats {
 	atomic64_t read_ns;
 	atomic64_t consumed;
 	atomic64_t commit_ns;
+	atomic64_t held;	/* held pages now (not the zero page) */
+	atomic64_t charged;	/* of those, charged to RLIMIT_MEMLOCK */
+	atomic64_t snapshot;	/* pages copied because others could write */
+	atomic64_t snapshot_ns;
 };
 
 extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
 extern bool khup_frozen;
+extern unsigned long khup_max_pinned_pages;
 /* Testing-only module parameters: in test builds only (KHUP_TEST_HOOKS). */
 #ifdef KHUP_TEST_HOOKS
 extern int khup_debug_corrupt;
@@ -153,6 +164,8 @@ u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
+int khup_charge(struct user_struct *user, bool limit, u64 nr);
+void khup_uncharge(struct user_struct *user, u64 nr);
 
 /*
  * What a handler leaves for khup_ioctl_dispatch(), which copies the

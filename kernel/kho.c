@@ -423,7 +423,7 @@ static void khup_table_in_put(struct khup_tbl_in *in)
 static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 			     bool v1)
 {
-	u64 nr_pages, nr_ext, tbl_size, want, i, lost = 0;
+	u64 nr_pages, nr_ext, tbl_size, want, i, lost = 0, held = 0;
 	const char *comm, *why;
 	struct khup_tbl_info info;
 	struct khup_tbl_in in;
@@ -504,6 +504,8 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 				continue;
 			ok = (e->flags & KHUP_EXT_F_ZERO) ||
 			     khup_claim_folio(t, e, j, span, n);
+			if (ok && !(e->flags & KHUP_EXT_F_ZERO))
+				held += n;
 			if (ok && n == span) {
 				khup_bits_set(t->present, e->first + j, span);
 				t->held += span;
@@ -524,6 +526,11 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 		}
 		cond_resched();
 	}
+	/*
+	 * Held pages count against max_pinned_pages, but are charged to
+	 * nobody's RLIMIT_MEMLOCK: they exist already and cannot be refused.
+	 */
+	atomic64_add(held, &khup_stats.held);
 #ifdef KHUP_TEST_HOOKS
 	if (khup_debug_lose_page >= 0 &&
 	    khup_debug_lose_page < t->nr_pages &&

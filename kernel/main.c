@@ -16,6 +16,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/reboot.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/trace.h>
 #include <linux/uaccess.h>
@@ -36,6 +37,11 @@ module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
 MODULE_PARM_DESC(debug_lose_page,
 		 "Testing only (test builds): after kexec, page N of every restored task is freed and counted as lost, as if it could not be claimed");
 #endif
+
+unsigned long khup_max_pinned_pages;
+module_param_named(max_pinned_pages, khup_max_pinned_pages, ulong, 0644);
+MODULE_PARM_DESC(max_pinned_pages,
+		 "Most pages all images may hold at once (0: no cap); a PIN beyond it fails with ENOSPC");
 
 static char *khup_trace;
 module_param_named(trace, khup_trace, charp, 0444);
@@ -118,6 +124,13 @@ static long khup_ioctl_create(struct khup_create *arg, struct khup_ret *ret)
 	img = khup_frozen ? ERR_PTR(-EBUSY) :
 	      khup_image_new(arg->name, current_euid(), khup_next_id());
 	if (!IS_ERR(img)) {
+		/*
+		 * Its pins outlive the caller's processes: they are charged
+		 * to the creator's user (RLIMIT_MEMLOCK), unless it may lock
+		 * memory without limit, as io_uring decides at ring creation.
+		 */
+		if (!capable(CAP_IPC_LOCK))
+			img->user = get_uid(current_user());
 		arg->id = img->id;
 		ret->undo_id = img->id;
 	}

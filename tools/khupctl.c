@@ -444,6 +444,10 @@ static const struct {
 	{ KHUP_A_STATS_PREPARE_MIGRATED, "prepare_migrated_pages" },
 	{ KHUP_A_STATS_KMEM_BYTES, "kmem_bytes" },
 	{ KHUP_A_STATS_PREPARE_NS, "prepare_ns" },
+	{ KHUP_A_STATS_HELD, "held_pages" },
+	{ KHUP_A_STATS_CHARGED, "charged_pages" },
+	{ KHUP_A_STATS_SNAPSHOT, "snapshot_pages" },
+	{ KHUP_A_STATS_SNAPSHOT_NS, "snapshot_ns" },
 };
 #define NR_STATS (sizeof(stats_attrs) / sizeof(stats_attrs[0]))
 

@@ -625,6 +625,10 @@ enum {
 	KHUP_A_STATS_PREPARE_MIGRATED,	/* u64 pages migrated by PREPARE */
 	KHUP_A_STATS_KMEM_BYTES,	/* u64, the module's own tables */
 	KHUP_A_STATS_PREPARE_NS,	/* u64 */
+	KHUP_A_STATS_HELD,		/* u64 pages held now (max_pinned_pages) */
+	KHUP_A_STATS_CHARGED,		/* u64 of those, charged to RLIMIT_MEMLOCK */
+	KHUP_A_STATS_SNAPSHOT,		/* u64 pages copied at pin: others could write them */
+	KHUP_A_STATS_SNAPSHOT_NS,	/* u64 */
 
 	__KHUP_A_MAX,
 	KHUP_A_MAX = (__KHUP_A_MAX - 1)
