@@ -45,6 +45,12 @@ u64 khup_next_id(void)
 	return ++khup_last_id;
 }
 
+/* The id the next image will get. */
+u64 khup_peek_next_id(void)
+{
+	return khup_last_id + 1;
+}
+
 /* Ids that came over a kexec must never be handed out again. */
 void khup_note_id(u64 id)
 {

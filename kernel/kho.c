@@ -29,6 +29,49 @@ static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE_V1));
 
 /* The FDT currently registered with kho_add_subtree(), or NULL. */
 static void *khup_blob;
+/* Where its "khup,next-id" value is, to update it in place. */
+static u8 *khup_blob_next_id;
+/* The same in the incoming node, kept for this boot; or NULL. */
+static u8 *khup_in_next_id;
+/* Offset of "khup,next-id" in the FDT khup_write_fdt() wrote last. */
+static u32 khup_next_id_off;
+
+/*
+ * Image ids are never handed out twice, across kexecs and reloads: the
+ * node carries the next id ("khup,next-id", a property readers of
+ * "khup-v2" without it ignore), the next kernel's module starts from it,
+ * and a module reloaded in the same boot finds it in the incoming node,
+ * which it kept and updated at its exit.
+ */
+static void khup_put_next_id(u8 *p)
+{
+	u64 v = khup_peek_next_id();
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+static u64 khup_get_next_id(const u8 *p)
+{
+	u64 v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * At the kexec (the reboot notifier, khup_lock held): images created
+ * since the node was last published took ids too.
+ */
+void khup_publish_next_id(void)
+{
+	lockdep_assert_held(&khup_lock);
+	if (khup_blob_next_id)
+		khup_put_next_id(khup_blob_next_id);
+}
 
 typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
 
@@ -195,6 +238,8 @@ static void khup_write_fdt(struct khup_fdtw *w)
 	khup_fdtw_prop_str(w, "compatible",
 			   khup_debug_corrupt == 2 ? "khup-v0" : KHUP_COMPATIBLE);
 	khup_fdtw_prop_u32(w, "khup,nr-images", n);
+	khup_fdtw_prop_u64(w, "khup,next-id", khup_peek_next_id());
+	khup_next_id_off = w->off - sizeof(u64);
 	list_for_each_entry(img, &khup_images, node) {
 		if (!img->sealed)
 			continue;
@@ -231,6 +276,7 @@ static void khup_withdraw_blob(void)
 	kho_remove_subtree(khup_blob);
 	kho_unpreserve_free(khup_blob);
 	khup_blob = NULL;
+	khup_blob_next_id = NULL;
 }
 
 /*
@@ -291,6 +337,7 @@ int khup_publish(void)
 		if (khup_blob) {
 			kho_unpreserve_free(khup_blob);
 			khup_blob = NULL;
+			khup_blob_next_id = NULL;
 		}
 		pr_err("cannot publish KHO node (%d): sealed images will not survive kexec\n",
 		       err);
@@ -299,12 +346,30 @@ int khup_publish(void)
 	if (khup_blob)
 		kho_unpreserve_free(khup_blob);
 	khup_blob = buf;
+	khup_blob_next_id = (u8 *)buf + khup_next_id_off;
 	return 0;
 }
 
 void khup_kho_exit(void)
 {
 	khup_withdraw_blob();
+	/* A reload in this boot goes on from here. */
+	if (khup_in_next_id)
+		khup_put_next_id(khup_in_next_id);
+}
+
+/* The incoming node's next id, if it has one: no id below it is reused. */
+static void khup_take_next_id(const void *fdt, int root)
+{
+	const void *p;
+	u32 len;
+
+	p = khup_fdt_prop(fdt, root, "khup,next-id", &len);
+	if (!p || len != sizeof(u64))
+		return;
+	khup_in_next_id = (u8 *)p;
+	if (khup_get_next_id(p) > 1)
+		khup_note_id(khup_get_next_id(p) - 1);
 }
 
 /* ---- after kexec ---- */
@@ -636,6 +701,7 @@ void khup_restore_all(void)
 	if (compat && !strcmp(compat, KHUP_CLAIMED)) {
 		pr_info("KHO node '%s' was already taken over earlier in this boot\n",
 			KHUP_KHO_NODE);
+		khup_take_next_id(fdt, root);
 		return;
 	}
 	v1 = compat && !strcmp(compat, KHUP_COMPATIBLE_V1);
@@ -657,6 +723,7 @@ void khup_restore_all(void)
 		return;
 	}
 	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
+	khup_take_next_id(fdt, root);
 
 	for (node = khup_fdt_first_child(fdt, root); node >= 0;
 	     node = khup_fdt_next_sibling(fdt, node)) {

@@ -583,6 +583,7 @@ static int khup_reboot(struct notifier_block *nb, unsigned long action,
 {
 	mutex_lock(&khup_lock);
 	khup_frozen = true;
+	khup_publish_next_id();
 	mutex_unlock(&khup_lock);
 	pr_info("frozen for %s: %d images, nothing changes from here on\n",
 		action == SYS_RESTART ? "restart or kexec" : "shutdown",

@@ -26,6 +26,7 @@
  *                                    pin; only the memfd pages were copied
  *   khup-safety shared-verify NAME STATE
  *                                    the image reads the dump-time contents
+ *   khup-safety create NAME          create an (open) image, print its id
  *
  * NL is the khup-nl program (its "stats" prints the module's counters).
  * Every check prints what it expected and what happened; exit 0 iff all
@@ -521,6 +522,8 @@ int main(int argc, char **argv)
 		return nl_prog = argv[2], limit_global();
 	if (argc == 5 && !strcmp(argv[1], "shared-dump"))
 		return nl_prog = argv[4], shared_dump(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "create"))
+		return printf("%" PRIu64 "\n", create(argv[2])) < 0;
 	if (argc == 4 && !strcmp(argv[1], "shared-verify"))
 		return shared_verify(argv[2], argv[3]);
 	fprintf(stderr, "usage: see the comment at the top of khup-safety.c\n");
