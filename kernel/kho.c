@@ -33,8 +33,11 @@ static void *khup_blob;
 static u8 *khup_blob_next_id;
 /* The same in the incoming node, kept for this boot; or NULL. */
 static u8 *khup_in_next_id;
-/* Offset of "khup,next-id" in the FDT khup_write_fdt() wrote last. */
-static u32 khup_next_id_off;
+/* Where its "khup,crc" value is, and its size, to refresh the CRC. */
+static u8 *khup_blob_crc;
+static u32 khup_blob_size;
+/* Offsets of those in the FDT khup_write_fdt() wrote last. */
+static u32 khup_next_id_off, khup_crc_off;
 
 /*
  * Image ids are never handed out twice, across kexecs and reloads: the
@@ -62,15 +65,52 @@ static u64 khup_get_next_id(const u8 *p)
 	return v;
 }
 
+static void khup_put_be32(u8 *p, u32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/*
+ * The node's own checksum ("khup,crc"): CRC-32 of the whole FDT
+ * (header totalsize bytes) with the value of "khup,crc" taken as zero.
+ * The extent tables have theirs; this one covers what points to them.
+ */
+static u32 khup_node_crc(const void *fdt, u32 size, const u8 *crc)
+{
+	static const u8 zero[4];
+	u32 off = crc - (const u8 *)fdt, c;
+
+	c = khup_crc32(0, fdt, off);
+	c = khup_crc32(c, zero, sizeof(zero));
+	return khup_crc32(c, crc + 4, size - off - 4);
+}
+
+static u32 khup_get_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
 /*
  * At the kexec (the reboot notifier, khup_lock held): images created
- * since the node was last published took ids too.
+ * since the node was last published took ids too. A node that no longer
+ * matches its checksum is left as it is: a new checksum would bless it.
  */
 void khup_publish_next_id(void)
 {
 	lockdep_assert_held(&khup_lock);
-	if (khup_blob_next_id)
-		khup_put_next_id(khup_blob_next_id);
+	if (!khup_blob_next_id)
+		return;
+	if (khup_node_crc(khup_blob, khup_blob_size, khup_blob_crc) !=
+	    khup_get_be32(khup_blob_crc)) {
+		pr_err("the published node changed after its checksum; the next kernel will refuse it\n");
+		return;
+	}
+	khup_put_next_id(khup_blob_next_id);
+	khup_put_be32(khup_blob_crc,
+		      khup_node_crc(khup_blob, khup_blob_size, khup_blob_crc));
 }
 
 typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
@@ -240,6 +280,8 @@ static void khup_write_fdt(struct khup_fdtw *w)
 	khup_fdtw_prop_u32(w, "khup,nr-images", n);
 	khup_fdtw_prop_u64(w, "khup,next-id", khup_peek_next_id());
 	khup_next_id_off = w->off - sizeof(u64);
+	khup_fdtw_prop_u32(w, "khup,crc", 0);
+	khup_crc_off = w->off - sizeof(u32);
 	list_for_each_entry(img, &khup_images, node) {
 		if (!img->sealed)
 			continue;
@@ -277,6 +319,7 @@ static void khup_withdraw_blob(void)
 	kho_unpreserve_free(khup_blob);
 	khup_blob = NULL;
 	khup_blob_next_id = NULL;
+	khup_blob_crc = NULL;
 }
 
 /*
@@ -318,8 +361,15 @@ int khup_publish(void)
 		kho_unpreserve_free(buf);
 		return size;
 	}
+	khup_put_be32((u8 *)buf + khup_crc_off,
+		      khup_node_crc(buf, size, (u8 *)buf + khup_crc_off));
 	if (khup_debug_corrupt == 2)
 		pr_warn("debug_corrupt: published an unknown compatible\n");
+	if (khup_debug_corrupt == 4) {
+		/* Debug only: a valid FDT whose checksum does not match. */
+		((u8 *)buf)[khup_next_id_off - 13] ^= 0x80;	/* nr-images */
+		pr_warn("debug_corrupt: changed the node after its checksum\n");
+	}
 	if (khup_debug_corrupt == 3) {
 		/* Debug only: a struct block running past the blob. */
 		((u8 *)buf)[36] ^= 0x80;
@@ -338,6 +388,7 @@ int khup_publish(void)
 			kho_unpreserve_free(khup_blob);
 			khup_blob = NULL;
 			khup_blob_next_id = NULL;
+			khup_blob_crc = NULL;
 		}
 		pr_err("cannot publish KHO node (%d): sealed images will not survive kexec\n",
 		       err);
@@ -347,6 +398,8 @@ int khup_publish(void)
 		kho_unpreserve_free(khup_blob);
 	khup_blob = buf;
 	khup_blob_next_id = (u8 *)buf + khup_next_id_off;
+	khup_blob_crc = (u8 *)buf + khup_crc_off;
+	khup_blob_size = size;
 	return 0;
 }
 
@@ -356,6 +409,26 @@ void khup_kho_exit(void)
 	/* A reload in this boot goes on from here. */
 	if (khup_in_next_id)
 		khup_put_next_id(khup_in_next_id);
+}
+
+/*
+ * The incoming node's own checksum, if it has one (nodes written before
+ * "khup,crc" have none and are read as before), over the FDT's
+ * totalsize, which khup_fdt_check() bounded by the retrieved size.
+ */
+static bool khup_node_crc_ok(const void *fdt, int root)
+{
+	const u8 *p, *h = fdt;
+	u32 len, size, want;
+
+	p = khup_fdt_prop(fdt, root, "khup,crc", &len);
+	if (!p)
+		return true;
+	if (len != sizeof(u32))
+		return false;
+	size = khup_get_be32(h + 4);
+	want = khup_get_be32(p);
+	return khup_node_crc(fdt, size, p) == want;
 }
 
 /* The incoming node's next id, if it has one: no id below it is reused. */
@@ -709,6 +782,11 @@ void khup_restore_all(void)
 		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\" or \"%s\"); nothing restored\n",
 		       KHUP_KHO_NODE, compat ? compat : "(none)",
 		       KHUP_COMPATIBLE, KHUP_COMPATIBLE_V1);
+		return;
+	}
+	if (!khup_node_crc_ok(fdt, root)) {
+		pr_err("KHO node '%s' fails its checksum; nothing restored\n",
+		       KHUP_KHO_NODE);
 		return;
 	}
 	/*

@@ -30,7 +30,7 @@
 int khup_debug_corrupt;
 module_param_named(debug_corrupt, khup_debug_corrupt, int, 0600);
 MODULE_PARM_DESC(debug_corrupt,
-		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT");
+		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT, 4 change the node after its checksum");
 
 int khup_debug_lose_page = -1;
 module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
