@@ -10,6 +10,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
@@ -124,6 +125,7 @@ struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id)
 	img->owner = owner;
 	img->id = id;
 	img->state = KHUP_STATE_OPEN;
+	get_random_bytes(&img->digest_key, sizeof(img->digest_key));
 	img->created_ns = ktime_get_real_ns();
 	strscpy(img->release, utsname()->release, sizeof(img->release));
 	list_add_tail(&img->node, &khup_images);
@@ -210,6 +212,29 @@ u64 khup_kmem_bytes(void)
 		}
 	}
 	return n;
+}
+
+/*
+ * The task's extent digest (KHUP_IOC_TASKS): SipHash-2-4 chained over its
+ * pid and extents with the image's key. Equal while the extents are;
+ * reveals nothing of the pfns without the key, which only the kernel
+ * (and the KHO node) has.
+ */
+u64 khup_task_digest(const struct khup_image *img, const struct khup_task *t)
+{
+	const siphash_key_t *key = &img->digest_key;
+	u64 h = siphash_2u64((u32)t->pid, t->nr_ext, key), i;
+
+	for (i = 0; i < t->nr_ext; i++) {
+		const struct khup_ext *e = &t->ext[i];
+
+		h = siphash_4u64(h, e->va, e->pfn,
+				 (u64)e->nr | (u64)e->order << 32 |
+				 (u64)e->flags << 40, key);
+		if (!(i % 4096))
+			cond_resched();
+	}
+	return h;
 }
 
 struct khup_task *khup_task_find(struct khup_image *img, pid_t pid)

@@ -34,6 +34,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/siphash.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/kho/abi/kexec_handover.h>
@@ -86,6 +87,7 @@ struct khup_image {
 	u32 nr_tasks;
 	struct khup_claim *claim;	/* the restore holding the image */
 	struct user_struct *user;	/* its held pages charged to; or NULL */
+	siphash_key_t digest_key;	/* KHUP_IOC_TASKS digests; in the node */
 };
 
 /* The largest count the folio table holds (31 bits each). */
@@ -143,6 +145,7 @@ void khup_image_put(struct khup_image *img);
 void khup_image_release(struct khup_image *img);
 bool khup_image_may_access(const struct khup_image *img);
 struct khup_task *khup_task_find(struct khup_image *img, pid_t pid);
+u64 khup_task_digest(const struct khup_image *img, const struct khup_task *t);
 struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
 				const char *comm);
 void khup_task_free(struct khup_image *img, struct khup_task *t);

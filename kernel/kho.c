@@ -294,6 +294,8 @@ static void khup_write_fdt(struct khup_fdtw *w)
 		khup_fdtw_prop_u64(w, "created-ns", img->created_ns);
 		khup_fdtw_prop_str(w, "release", img->release);
 		khup_fdtw_prop_u64(w, "kexec-count", img->kexec_count);
+		khup_fdtw_prop(w, "digest-key", &img->digest_key,
+			       sizeof(img->digest_key));
 		list_for_each_entry(t, &img->tasks, node) {
 			snprintf(node, sizeof(node), "task-%d", t->pid);
 			khup_fdtw_begin_node(w, node);
@@ -695,7 +697,8 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 	u64 id, created, kexecs;
 	const char *name, *rel;
 	struct khup_image *img;
-	u32 owner;
+	const void *key;
+	u32 owner, len;
 	int task;
 
 	name = khup_fdt_prop_str(fdt, node, "image-name");
@@ -722,6 +725,10 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 	}
 	khup_note_id(id);
 	img->state = KHUP_STATE_RESTORED;
+	/* Nodes written before digests: the new random key stands. */
+	key = khup_fdt_prop(fdt, node, "digest-key", &len);
+	if (key && len == sizeof(img->digest_key))
+		memcpy(&img->digest_key, key, len);
 	img->created_ns = created;
 	img->kexec_count = kexecs + 1;
 	strscpy(img->release, rel, sizeof(img->release));

@@ -298,16 +298,22 @@ static long khup_ioctl_list(struct khup_list *arg)
 static long khup_ioctl_tasks(struct khup_tasks *arg)
 {
 	struct khup_task_info __user *ut = u64_to_user_ptr(arg->tasks);
+	u64 __user *ud = u64_to_user_ptr(arg->digests);
 	struct khup_task_info *x = NULL;
 	struct khup_image *img;
 	struct khup_task *t;
 	u32 n = 0, cap = min_t(u32, arg->count, KHUP_MAX_TASKS);
+	u64 *dig = NULL;
 	long err = 0;
 
 	if (cap) {
 		x = kvcalloc(cap, sizeof(*x), GFP_KERNEL);
-		if (!x)
-			return -ENOMEM;
+		if (arg->digests)
+			dig = kvcalloc(cap, sizeof(*dig), GFP_KERNEL);
+		if (!x || (arg->digests && !dig)) {
+			err = -ENOMEM;
+			goto out;
+		}
 	}
 	mutex_lock(&khup_lock);
 	img = khup_image_find(arg->id);
@@ -323,14 +329,18 @@ static long khup_ioctl_tasks(struct khup_tasks *arg)
 			x[n].nr_pages = t->nr_pages;
 			x[n].nr_extents = t->nr_ext;
 			strscpy(x[n].comm, t->comm, sizeof(x[n].comm));
+			if (dig)
+				dig[n] = khup_task_digest(img, t);
 		}
 		n++;
 	}
 	mutex_unlock(&khup_lock);
-	if (copy_to_user(ut, x, array_size(min(n, cap), sizeof(*x))))
+	if (copy_to_user(ut, x, array_size(min(n, cap), sizeof(*x))) ||
+	    (dig && copy_to_user(ud, dig, array_size(min(n, cap), sizeof(*dig)))))
 		err = -EFAULT;
 	arg->count = n;
 out:
+	kvfree(dig);
 	kvfree(x);
 	return err;
 }
@@ -343,17 +353,25 @@ static long khup_ioctl_extents(struct khup_extents *arg)
 	struct khup_task *t;
 	u64 i, n, cap;
 	long err = 0;
+	bool pfns;
 
 	if (arg->reserved)
 		return -EINVAL;
-	/* Physical addresses are for the administrator only. */
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
+	/*
+	 * Physical addresses are for the administrator only; the image's
+	 * owner (with CAP_CHECKPOINT_RESTORE) gets the extents without them
+	 * (pfn 0), which is all a restore needs (where the huge pages were).
+	 */
+	pfns = capable(CAP_SYS_ADMIN);
 	mutex_lock(&khup_lock);
 	img = khup_image_find(arg->id);
 	t = img ? khup_task_find(img, arg->pid) : NULL;
 	if (!t) {
 		err = -ENOENT;
+		goto out_unlock;
+	}
+	if (!pfns && !khup_image_may_access(img)) {
+		err = -EPERM;
 		goto out_unlock;
 	}
 	n = t->nr_ext;
@@ -371,7 +389,7 @@ static long khup_ioctl_extents(struct khup_extents *arg)
 	}
 	for (i = 0; i < cap; i++) {
 		x[i].va = t->ext[i].va;
-		x[i].pfn = t->ext[i].pfn;
+		x[i].pfn = pfns ? t->ext[i].pfn : 0;
 		x[i].nr = t->ext[i].nr;
 		x[i].order = t->ext[i].order;
 		x[i].flags = t->ext[i].flags;

@@ -447,12 +447,21 @@ struct khup_task_info {
  * @count:	Input: capacity of @tasks; Output: number of tasks in the image.
  * @id:		Input; image id.
  * @tasks:	Input; user pointer to an array of struct khup_task_info.
+ * @digests:	Input; 0, or a user pointer to an array of @count __u64 that
+ *		gets each task's extent digest, in the order of @tasks: a
+ *		keyed hash (SipHash-2-4) of the task's pid and extents (va,
+ *		pfn, pages, order, flags). The key is random per image and
+ *		crosses the kexec with it, so a digest stays the same while
+ *		the extents do, reveals no pfn, and needs no CAP_SYS_ADMIN
+ *		(unlike %KHUP_IOC_EXTENTS): a checkpointer checks with it that
+ *		an image is still the one it dumped.
  */
 struct khup_tasks {
 	__u32		size;
 	__u32		count;
 	__aligned_u64	id;
 	__aligned_u64	tasks;
+	__aligned_u64	digests;
 };
 
 /* khup_extent.flags: the extent maps the shared zero page; no pfn. */
@@ -485,7 +494,9 @@ struct khup_extent {
  * @reserved:	Must be 0.
  * @extents:	Input; user pointer to an array of struct khup_extent.
  *
- * Physical addresses are sensitive: CAP_SYS_ADMIN only.
+ * Physical addresses are sensitive: only a CAP_SYS_ADMIN caller gets
+ * the pfns. The image's owner (as for %KHUP_IOC_OPEN_PAGES) gets the
+ * extents with @pfn 0.
  */
 struct khup_extents {
 	__u32		size;
