@@ -168,30 +168,48 @@ static int image_info(int dev, uint64_t id, struct khup_info *info)
  * records at dump and what a restore compares. Returns the number of tasks
  * (*tasks is malloc()ed) or -1.
  */
-static int image_tasks(int dev, uint64_t id, struct khup_task_info **tasks, uint64_t *csum)
+static int image_tasks(int dev, uint64_t id, struct khup_task_info **tasks, uint64_t *csum, bool *digest)
 {
 	struct khup_tasks q = { .size = sizeof(q), .id = id };
 	struct khup_task_info *t = NULL;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0xcbf29ce484222325ULL, *dig = NULL, none;
 	struct khup_extent *ext = NULL;
 	uint32_t i, n;
+	int rc;
 
-	if (ioctl(dev, KHUP_IOC_TASKS, &q)) {
+	/* A module without digests refuses the field with E2BIG. */
+	q.digests = *digest ? (uintptr_t)&none : 0;
+	rc = ioctl(dev, KHUP_IOC_TASKS, &q);
+	if (rc && errno == E2BIG && *digest) {
+		*digest = false;
+		q.digests = 0;
+		q.count = 0;
+		rc = ioctl(dev, KHUP_IOC_TASKS, &q);
+	}
+	if (rc) {
 		pr_perror("Can't list the tasks of " KHUP_DEV " image %" PRIu64, id);
 		return -1;
 	}
 	n = q.count;
 	t = calloc(n ? n : 1, sizeof(*t));
-	if (!t)
-		return -1;
+	dig = calloc(n ? n : 1, sizeof(*dig));
+	if (!t || !dig)
+		goto err;
 	q.count = n;
 	q.tasks = (uintptr_t)t;
+	q.digests = *digest ? (uintptr_t)dig : 0;
 	if (ioctl(dev, KHUP_IOC_TASKS, &q) || q.count != n) {
 		pr_perror("Can't list the tasks of " KHUP_DEV " image %" PRIu64, id);
 		goto err;
 	}
 
-	for (i = 0; i < n; i++) {
+	/* The kernel's digests need no pfns, so no CAP_SYS_ADMIN. */
+	for (i = 0; *digest && i < n; i++) {
+		h = fnv1a(h, (uint32_t)t[i].pid, 4);
+		h = fnv1a(h, t[i].nr_extents, 8);
+		h = fnv1a(h, dig[i], 8);
+	}
+	for (i = 0; !*digest && i < n; i++) {
 		struct khup_extents e = { .size = sizeof(e), .id = id, .pid = t[i].pid };
 		uint64_t j;
 
@@ -218,11 +236,13 @@ static int image_tasks(int dev, uint64_t id, struct khup_task_info **tasks, uint
 		}
 	}
 	free(ext);
+	free(dig);
 	*tasks = t;
 	*csum = h;
 	return n;
 err:
 	free(ext);
+	free(dig);
 	free(t);
 	return -1;
 }
@@ -376,6 +396,7 @@ static int khup_dump_pages_done(void)
 	struct khup_info info;
 	struct timespec ts;
 	int n, i, ret = -EIO;
+	bool digest = true;
 
 	if (!st.id) {
 		pr_warn("No page contents were handed over: no " KHUP_DEV " image\n");
@@ -388,9 +409,14 @@ static int khup_dump_pages_done(void)
 	}
 	if (image_info(st.dev, st.id, &info))
 		return -EIO;
-	n = image_tasks(st.dev, st.id, &tasks, &ie.extents_csum);
+	n = image_tasks(st.dev, st.id, &tasks, &ie.extents_csum, &digest);
 	if (n < 0)
 		return -EIO;
+	if (digest) {
+		ie.has_tasks_digest = true;
+		ie.tasks_digest = ie.extents_csum;
+		ie.extents_csum = 0;
+	}
 
 	te = calloc(n ? n : 1, sizeof(*te));
 	tep = calloc(n ? n : 1, sizeof(*tep));
@@ -519,13 +545,14 @@ out:
 static int report_lost(int dev, KhupImageEntry *ie, const struct khup_info *info)
 {
 	struct khup_task_info *tasks = NULL;
+	bool digest = true;
 	uint64_t csum;
 	int n;
 
 	pr_err("Image '%s' has lost %" PRIu64 " pages: they can no longer be read, so its processes cannot be "
 	       "restored\n",
 	       ie->name, (uint64_t)info->nr_lost);
-	n = image_tasks(dev, info->id, &tasks, &csum);
+	n = image_tasks(dev, info->id, &tasks, &csum, &digest);
 	for (int i = 0; i < n; i++)
 		if (tasks[i].nr_lost)
 			pr_err("Image '%s': task %d (%.16s) lost %u of its %" PRIu64 " pages\n", ie->name,
@@ -536,12 +563,15 @@ static int report_lost(int dev, KhupImageEntry *ie, const struct khup_info *info
 
 /*
  * Compare khup.img with what /dev/khup holds; say what differs. The pfns
- * are part of the extent checksum: pages stay in place across kexec.
+ * are part of the extent checksum (the kernel's digests, or for older
+ * dumps a hash of KHUP_IOC_EXTENTS, which needs CAP_SYS_ADMIN): pages
+ * stay in place across kexec.
  */
 static int check_image(int dev, KhupImageEntry *ie)
 {
 	struct khup_info info = { .size = sizeof(info), .flags = KHUP_INFO_BY_NAME };
 	struct khup_task_info *tasks = NULL;
+	bool digest = ie->has_tasks_digest;
 	int n, bad = 0;
 	uint64_t csum;
 
@@ -585,9 +615,15 @@ static int check_image(int dev, KhupImageEntry *ie)
 	if (bad)
 		return -1;
 
-	n = image_tasks(dev, info.id, &tasks, &csum);
+	n = image_tasks(dev, info.id, &tasks, &csum, &digest);
 	if (n < 0)
 		return -1;
+	if (digest != ie->has_tasks_digest) {
+		pr_err("Image '%s' was dumped with extent digests, but " KHUP_DEV " has none (an older khup.ko)\n",
+		       ie->name);
+		free(tasks);
+		return -1;
+	}
 	for (int i = 0; i < n && i < (int)ie->n_tasks; i++) {
 		KhupTaskEntry *t = ie->tasks[i];
 
@@ -604,8 +640,8 @@ static int check_image(int dev, KhupImageEntry *ie)
 			bad = 1;
 		}
 	}
-	if (!bad && csum != ie->extents_csum)
-		differs("extent checksum", "%016" PRIx64, ie->extents_csum, csum);
+	if (!bad && csum != (digest ? ie->tasks_digest : ie->extents_csum))
+		differs("extent checksum", "%016" PRIx64, digest ? ie->tasks_digest : ie->extents_csum, csum);
 #undef differs
 	free(tasks);
 

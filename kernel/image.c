@@ -10,6 +10,9 @@
 #include <linux/kexec_handover.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -43,6 +46,12 @@ u64 khup_next_id(void)
 	return ++khup_last_id;
 }
 
+/* The id the next image will get. */
+u64 khup_peek_next_id(void)
+{
+	return khup_last_id + 1;
+}
+
 /* Ids that came over a kexec must never be handed out again. */
 void khup_note_id(u64 id)
 {
@@ -53,6 +62,50 @@ void khup_note_id(u64 id)
 int khup_images_count(void)
 {
 	return khup_nr_images;
+}
+
+/*
+ * Charges @nr held pages: to the module-wide cap (max_pinned_pages, ENOSPC
+ * beyond it) and, if @user is set, to that user's locked_vm, as io_uring
+ * and RDMA charge their long-term pins; with @limit, beyond the caller's
+ * RLIMIT_MEMLOCK is ENOMEM. The pins outlive the process that made them,
+ * so they are charged to a user, not to an mm. Nothing is charged on
+ * error. Under khup_lock (the cap's counter changes only under it).
+ */
+int khup_charge(struct user_struct *user, bool limit, u64 nr)
+{
+	unsigned long lim = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	long cur, new;
+
+	lockdep_assert_held(&khup_lock);
+	if (!nr)
+		return 0;
+	if (khup_max_pinned_pages &&
+	    atomic64_read(&khup_stats.held) + nr > khup_max_pinned_pages)
+		return -ENOSPC;
+	if (user) {
+		/* locked_vm is shared with io_uring: no lock, a cmpxchg. */
+		cur = atomic_long_read(&user->locked_vm);
+		do {
+			new = cur + nr;
+			if (limit && new > lim)
+				return -ENOMEM;
+		} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+		atomic64_add(nr, &khup_stats.charged);
+	}
+	atomic64_add(nr, &khup_stats.held);
+	return 0;
+}
+
+void khup_uncharge(struct user_struct *user, u64 nr)
+{
+	if (!nr)
+		return;
+	if (user) {
+		atomic_long_sub(nr, &user->locked_vm);
+		atomic64_sub(nr, &khup_stats.charged);
+	}
+	atomic64_sub(nr, &khup_stats.held);
 }
 
 struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id)
@@ -72,6 +125,7 @@ struct khup_image *khup_image_new(const char *name, kuid_t owner, u64 id)
 	img->owner = owner;
 	img->id = id;
 	img->state = KHUP_STATE_OPEN;
+	get_random_bytes(&img->digest_key, sizeof(img->digest_key));
 	img->created_ns = ktime_get_real_ns();
 	strscpy(img->release, utsname()->release, sizeof(img->release));
 	list_add_tail(&img->node, &khup_images);
@@ -158,6 +212,29 @@ u64 khup_kmem_bytes(void)
 		}
 	}
 	return n;
+}
+
+/*
+ * The task's extent digest (KHUP_IOC_TASKS): SipHash-2-4 chained over its
+ * pid and extents with the image's key. Equal while the extents are;
+ * reveals nothing of the pfns without the key, which only the kernel
+ * (and the KHO node) has.
+ */
+u64 khup_task_digest(const struct khup_image *img, const struct khup_task *t)
+{
+	const siphash_key_t *key = &img->digest_key;
+	u64 h = siphash_2u64((u32)t->pid, t->nr_ext, key), i;
+
+	for (i = 0; i < t->nr_ext; i++) {
+		const struct khup_ext *e = &t->ext[i];
+
+		h = siphash_4u64(h, e->va, e->pfn,
+				 (u64)e->nr | (u64)e->order << 32 |
+				 (u64)e->flags << 40, key);
+		if (!(i % 4096))
+			cond_resched();
+	}
+	return h;
 }
 
 struct khup_task *khup_task_find(struct khup_image *img, pid_t pid)
@@ -378,6 +455,7 @@ void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 	atomic64_inc(&khup_stats.freed);
 	if (WARN_ON_ONCE(!e) || (e->flags & KHUP_EXT_F_ZERO))
 		return;
+	khup_uncharge(img->user, 1);
 
 	page = pfn_to_page(e->pfn + (idx - e->first));
 	folio = page_folio(page);
@@ -461,6 +539,10 @@ void khup_image_release(struct khup_image *img)
 		khup_task_free(img, t);
 	img->sealed = false;
 	img->dead = true;
+	if (img->user) {
+		free_uid(img->user);
+		img->user = NULL;
+	}
 	list_del(&img->node);
 	if (!--khup_nr_images)
 		module_put(THIS_MODULE);

@@ -7,8 +7,12 @@
  * kexec, restore) and long, so a single lock keeps the invariants simple:
  *
  *  - a page is "held" by an image while its bit in task->present is set;
- *    before kexec a held page carries one FOLL_PIN pin, after kexec its
- *    folio is owned (restored) by the module;
+ *    before kexec a held page carries one FOLL_PIN pin, or is a private
+ *    snapshot copy the module owns (a page others could still write, see
+ *    pin.c); after kexec its folio is owned (restored) by the module;
+ *  - every held page but the zero page counts in khup_stats.held (the
+ *    max_pinned_pages cap), and, if the image has a charged user, in that
+ *    user's locked_vm (RLIMIT_MEMLOCK): dropping the page uncharges it;
  *  - the folio table (image.c) maps a folio's head pfn to its counts,
  *    packed in an xarray value entry (no allocation per folio): refs
  *    counts held pages in any image, sealed_refs held pages in sealed
@@ -30,6 +34,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/siphash.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/kho/abi/kexec_handover.h>
@@ -41,6 +46,7 @@ struct folio;
 struct khup_claim;
 struct khup_exit_state;
 struct pid;
+struct user_struct;
 
 struct khup_task {
 	struct list_head node;
@@ -80,6 +86,8 @@ struct khup_image {
 	struct list_head tasks;
 	u32 nr_tasks;
 	struct khup_claim *claim;	/* the restore holding the image */
+	struct user_struct *user;	/* its held pages charged to; or NULL */
+	siphash_key_t digest_key;	/* KHUP_IOC_TASKS digests; in the node */
 };
 
 /* The largest count the folio table holds (31 bits each). */
@@ -110,12 +118,17 @@ struct khup_stats {
 	atomic64_t read_ns;
 	atomic64_t consumed;
 	atomic64_t commit_ns;
+	atomic64_t held;	/* held pages now (not the zero page) */
+	atomic64_t charged;	/* of those, charged to RLIMIT_MEMLOCK */
+	atomic64_t snapshot;	/* pages copied because others could write */
+	atomic64_t snapshot_ns;
 };
 
 extern struct mutex khup_lock;
 extern struct list_head khup_images;
 extern struct khup_stats khup_stats;
 extern bool khup_frozen;
+extern unsigned long khup_max_pinned_pages;
 /* Testing-only module parameters: in test builds only (KHUP_TEST_HOOKS). */
 #ifdef KHUP_TEST_HOOKS
 extern int khup_debug_corrupt;
@@ -132,6 +145,7 @@ void khup_image_put(struct khup_image *img);
 void khup_image_release(struct khup_image *img);
 bool khup_image_may_access(const struct khup_image *img);
 struct khup_task *khup_task_find(struct khup_image *img, pid_t pid);
+u64 khup_task_digest(const struct khup_image *img, const struct khup_task *t);
 struct khup_task *khup_task_new(struct khup_image *img, pid_t pid,
 				const char *comm);
 void khup_task_free(struct khup_image *img, struct khup_task *t);
@@ -151,8 +165,11 @@ void khup_folio_unseal(struct folio *folio, u32 nr);
 u64 khup_image_pages(const struct khup_image *img);
 u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);
+u64 khup_peek_next_id(void);
 void khup_note_id(u64 id);
 int khup_images_count(void);
+int khup_charge(struct user_struct *user, bool limit, u64 nr);
+void khup_uncharge(struct user_struct *user, u64 nr);
 
 /*
  * What a handler leaves for khup_ioctl_dispatch(), which copies the
@@ -212,6 +229,7 @@ long khup_ioctl_restore_self(struct khup_restore_self *arg);
 int khup_seal(struct khup_image *img);
 void khup_unseal(struct khup_image *img);
 int khup_publish(void);
+void khup_publish_next_id(void);
 void khup_restore_all(void);
 void khup_kho_exit(void);
 void khup_free_table(struct khup_task *t);

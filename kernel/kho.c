@@ -29,6 +29,89 @@ static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE_V1));
 
 /* The FDT currently registered with kho_add_subtree(), or NULL. */
 static void *khup_blob;
+/* Where its "khup,next-id" value is, to update it in place. */
+static u8 *khup_blob_next_id;
+/* The same in the incoming node, kept for this boot; or NULL. */
+static u8 *khup_in_next_id;
+/* Where its "khup,crc" value is, and its size, to refresh the CRC. */
+static u8 *khup_blob_crc;
+static u32 khup_blob_size;
+/* Offsets of those in the FDT khup_write_fdt() wrote last. */
+static u32 khup_next_id_off, khup_crc_off;
+
+/*
+ * Image ids are never handed out twice, across kexecs and reloads: the
+ * node carries the next id ("khup,next-id", a property readers of
+ * "khup-v2" without it ignore), the next kernel's module starts from it,
+ * and a module reloaded in the same boot finds it in the incoming node,
+ * which it kept and updated at its exit.
+ */
+static void khup_put_next_id(u8 *p)
+{
+	u64 v = khup_peek_next_id();
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+static u64 khup_get_next_id(const u8 *p)
+{
+	u64 v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void khup_put_be32(u8 *p, u32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/*
+ * The node's own checksum ("khup,crc"): CRC-32 of the whole FDT
+ * (header totalsize bytes) with the value of "khup,crc" taken as zero.
+ * The extent tables have theirs; this one covers what points to them.
+ */
+static u32 khup_node_crc(const void *fdt, u32 size, const u8 *crc)
+{
+	static const u8 zero[4];
+	u32 off = crc - (const u8 *)fdt, c;
+
+	c = khup_crc32(0, fdt, off);
+	c = khup_crc32(c, zero, sizeof(zero));
+	return khup_crc32(c, crc + 4, size - off - 4);
+}
+
+static u32 khup_get_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+/*
+ * At the kexec (the reboot notifier, khup_lock held): images created
+ * since the node was last published took ids too. A node that no longer
+ * matches its checksum is left as it is: a new checksum would bless it.
+ */
+void khup_publish_next_id(void)
+{
+	lockdep_assert_held(&khup_lock);
+	if (!khup_blob_next_id)
+		return;
+	if (khup_node_crc(khup_blob, khup_blob_size, khup_blob_crc) !=
+	    khup_get_be32(khup_blob_crc)) {
+		pr_err("the published node changed after its checksum; the next kernel will refuse it\n");
+		return;
+	}
+	khup_put_next_id(khup_blob_next_id);
+	khup_put_be32(khup_blob_crc,
+		      khup_node_crc(khup_blob, khup_blob_size, khup_blob_crc));
+}
 
 typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
 
@@ -195,6 +278,10 @@ static void khup_write_fdt(struct khup_fdtw *w)
 	khup_fdtw_prop_str(w, "compatible",
 			   khup_debug_corrupt == 2 ? "khup-v0" : KHUP_COMPATIBLE);
 	khup_fdtw_prop_u32(w, "khup,nr-images", n);
+	khup_fdtw_prop_u64(w, "khup,next-id", khup_peek_next_id());
+	khup_next_id_off = w->off - sizeof(u64);
+	khup_fdtw_prop_u32(w, "khup,crc", 0);
+	khup_crc_off = w->off - sizeof(u32);
 	list_for_each_entry(img, &khup_images, node) {
 		if (!img->sealed)
 			continue;
@@ -207,6 +294,8 @@ static void khup_write_fdt(struct khup_fdtw *w)
 		khup_fdtw_prop_u64(w, "created-ns", img->created_ns);
 		khup_fdtw_prop_str(w, "release", img->release);
 		khup_fdtw_prop_u64(w, "kexec-count", img->kexec_count);
+		khup_fdtw_prop(w, "digest-key", &img->digest_key,
+			       sizeof(img->digest_key));
 		list_for_each_entry(t, &img->tasks, node) {
 			snprintf(node, sizeof(node), "task-%d", t->pid);
 			khup_fdtw_begin_node(w, node);
@@ -231,6 +320,8 @@ static void khup_withdraw_blob(void)
 	kho_remove_subtree(khup_blob);
 	kho_unpreserve_free(khup_blob);
 	khup_blob = NULL;
+	khup_blob_next_id = NULL;
+	khup_blob_crc = NULL;
 }
 
 /*
@@ -272,8 +363,15 @@ int khup_publish(void)
 		kho_unpreserve_free(buf);
 		return size;
 	}
+	khup_put_be32((u8 *)buf + khup_crc_off,
+		      khup_node_crc(buf, size, (u8 *)buf + khup_crc_off));
 	if (khup_debug_corrupt == 2)
 		pr_warn("debug_corrupt: published an unknown compatible\n");
+	if (khup_debug_corrupt == 4) {
+		/* Debug only: a valid FDT whose checksum does not match. */
+		((u8 *)buf)[khup_next_id_off - 13] ^= 0x80;	/* nr-images */
+		pr_warn("debug_corrupt: changed the node after its checksum\n");
+	}
 	if (khup_debug_corrupt == 3) {
 		/* Debug only: a struct block running past the blob. */
 		((u8 *)buf)[36] ^= 0x80;
@@ -291,6 +389,8 @@ int khup_publish(void)
 		if (khup_blob) {
 			kho_unpreserve_free(khup_blob);
 			khup_blob = NULL;
+			khup_blob_next_id = NULL;
+			khup_blob_crc = NULL;
 		}
 		pr_err("cannot publish KHO node (%d): sealed images will not survive kexec\n",
 		       err);
@@ -299,12 +399,52 @@ int khup_publish(void)
 	if (khup_blob)
 		kho_unpreserve_free(khup_blob);
 	khup_blob = buf;
+	khup_blob_next_id = (u8 *)buf + khup_next_id_off;
+	khup_blob_crc = (u8 *)buf + khup_crc_off;
+	khup_blob_size = size;
 	return 0;
 }
 
 void khup_kho_exit(void)
 {
 	khup_withdraw_blob();
+	/* A reload in this boot goes on from here. */
+	if (khup_in_next_id)
+		khup_put_next_id(khup_in_next_id);
+}
+
+/*
+ * The incoming node's own checksum, if it has one (nodes written before
+ * "khup,crc" have none and are read as before), over the FDT's
+ * totalsize, which khup_fdt_check() bounded by the retrieved size.
+ */
+static bool khup_node_crc_ok(const void *fdt, int root)
+{
+	const u8 *p, *h = fdt;
+	u32 len, size, want;
+
+	p = khup_fdt_prop(fdt, root, "khup,crc", &len);
+	if (!p)
+		return true;
+	if (len != sizeof(u32))
+		return false;
+	size = khup_get_be32(h + 4);
+	want = khup_get_be32(p);
+	return khup_node_crc(fdt, size, p) == want;
+}
+
+/* The incoming node's next id, if it has one: no id below it is reused. */
+static void khup_take_next_id(const void *fdt, int root)
+{
+	const void *p;
+	u32 len;
+
+	p = khup_fdt_prop(fdt, root, "khup,next-id", &len);
+	if (!p || len != sizeof(u64))
+		return;
+	khup_in_next_id = (u8 *)p;
+	if (khup_get_next_id(p) > 1)
+		khup_note_id(khup_get_next_id(p) - 1);
 }
 
 /* ---- after kexec ---- */
@@ -423,7 +563,7 @@ static void khup_table_in_put(struct khup_tbl_in *in)
 static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 			     bool v1)
 {
-	u64 nr_pages, nr_ext, tbl_size, want, i, lost = 0;
+	u64 nr_pages, nr_ext, tbl_size, want, i, lost = 0, held = 0;
 	const char *comm, *why;
 	struct khup_tbl_info info;
 	struct khup_tbl_in in;
@@ -504,6 +644,8 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 				continue;
 			ok = (e->flags & KHUP_EXT_F_ZERO) ||
 			     khup_claim_folio(t, e, j, span, n);
+			if (ok && !(e->flags & KHUP_EXT_F_ZERO))
+				held += n;
 			if (ok && n == span) {
 				khup_bits_set(t->present, e->first + j, span);
 				t->held += span;
@@ -524,6 +666,11 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 		}
 		cond_resched();
 	}
+	/*
+	 * Held pages count against max_pinned_pages, but are charged to
+	 * nobody's RLIMIT_MEMLOCK: they exist already and cannot be refused.
+	 */
+	atomic64_add(held, &khup_stats.held);
 #ifdef KHUP_TEST_HOOKS
 	if (khup_debug_lose_page >= 0 &&
 	    khup_debug_lose_page < t->nr_pages &&
@@ -550,7 +697,8 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 	u64 id, created, kexecs;
 	const char *name, *rel;
 	struct khup_image *img;
-	u32 owner;
+	const void *key;
+	u32 owner, len;
 	int task;
 
 	name = khup_fdt_prop_str(fdt, node, "image-name");
@@ -577,6 +725,10 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 	}
 	khup_note_id(id);
 	img->state = KHUP_STATE_RESTORED;
+	/* Nodes written before digests: the new random key stands. */
+	key = khup_fdt_prop(fdt, node, "digest-key", &len);
+	if (key && len == sizeof(img->digest_key))
+		memcpy(&img->digest_key, key, len);
 	img->created_ns = created;
 	img->kexec_count = kexecs + 1;
 	strscpy(img->release, rel, sizeof(img->release));
@@ -629,6 +781,7 @@ void khup_restore_all(void)
 	if (compat && !strcmp(compat, KHUP_CLAIMED)) {
 		pr_info("KHO node '%s' was already taken over earlier in this boot\n",
 			KHUP_KHO_NODE);
+		khup_take_next_id(fdt, root);
 		return;
 	}
 	v1 = compat && !strcmp(compat, KHUP_COMPATIBLE_V1);
@@ -636,6 +789,11 @@ void khup_restore_all(void)
 		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\" or \"%s\"); nothing restored\n",
 		       KHUP_KHO_NODE, compat ? compat : "(none)",
 		       KHUP_COMPATIBLE, KHUP_COMPATIBLE_V1);
+		return;
+	}
+	if (!khup_node_crc_ok(fdt, root)) {
+		pr_err("KHO node '%s' fails its checksum; nothing restored\n",
+		       KHUP_KHO_NODE);
 		return;
 	}
 	/*
@@ -650,6 +808,7 @@ void khup_restore_all(void)
 		return;
 	}
 	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
+	khup_take_next_id(fdt, root);
 
 	for (node = khup_fdt_first_child(fdt, root); node >= 0;
 	     node = khup_fdt_next_sibling(fdt, node)) {

@@ -16,6 +16,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/reboot.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/trace.h>
 #include <linux/uaccess.h>
@@ -29,13 +30,18 @@
 int khup_debug_corrupt;
 module_param_named(debug_corrupt, khup_debug_corrupt, int, 0600);
 MODULE_PARM_DESC(debug_corrupt,
-		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT");
+		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT, 4 change the node after its checksum");
 
 int khup_debug_lose_page = -1;
 module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
 MODULE_PARM_DESC(debug_lose_page,
 		 "Testing only (test builds): after kexec, page N of every restored task is freed and counted as lost, as if it could not be claimed");
 #endif
+
+unsigned long khup_max_pinned_pages;
+module_param_named(max_pinned_pages, khup_max_pinned_pages, ulong, 0644);
+MODULE_PARM_DESC(max_pinned_pages,
+		 "Most pages all images may hold at once (0: no cap); a PIN beyond it fails with ENOSPC");
 
 static char *khup_trace;
 module_param_named(trace, khup_trace, charp, 0444);
@@ -118,6 +124,13 @@ static long khup_ioctl_create(struct khup_create *arg, struct khup_ret *ret)
 	img = khup_frozen ? ERR_PTR(-EBUSY) :
 	      khup_image_new(arg->name, current_euid(), khup_next_id());
 	if (!IS_ERR(img)) {
+		/*
+		 * Its pins outlive the caller's processes: they are charged
+		 * to the creator's user (RLIMIT_MEMLOCK), unless it may lock
+		 * memory without limit, as io_uring decides at ring creation.
+		 */
+		if (!capable(CAP_IPC_LOCK))
+			img->user = get_uid(current_user());
 		arg->id = img->id;
 		ret->undo_id = img->id;
 	}
@@ -285,16 +298,22 @@ static long khup_ioctl_list(struct khup_list *arg)
 static long khup_ioctl_tasks(struct khup_tasks *arg)
 {
 	struct khup_task_info __user *ut = u64_to_user_ptr(arg->tasks);
+	u64 __user *ud = u64_to_user_ptr(arg->digests);
 	struct khup_task_info *x = NULL;
 	struct khup_image *img;
 	struct khup_task *t;
 	u32 n = 0, cap = min_t(u32, arg->count, KHUP_MAX_TASKS);
+	u64 *dig = NULL;
 	long err = 0;
 
 	if (cap) {
 		x = kvcalloc(cap, sizeof(*x), GFP_KERNEL);
-		if (!x)
-			return -ENOMEM;
+		if (arg->digests)
+			dig = kvcalloc(cap, sizeof(*dig), GFP_KERNEL);
+		if (!x || (arg->digests && !dig)) {
+			err = -ENOMEM;
+			goto out;
+		}
 	}
 	mutex_lock(&khup_lock);
 	img = khup_image_find(arg->id);
@@ -310,14 +329,18 @@ static long khup_ioctl_tasks(struct khup_tasks *arg)
 			x[n].nr_pages = t->nr_pages;
 			x[n].nr_extents = t->nr_ext;
 			strscpy(x[n].comm, t->comm, sizeof(x[n].comm));
+			if (dig)
+				dig[n] = khup_task_digest(img, t);
 		}
 		n++;
 	}
 	mutex_unlock(&khup_lock);
-	if (copy_to_user(ut, x, array_size(min(n, cap), sizeof(*x))))
+	if (copy_to_user(ut, x, array_size(min(n, cap), sizeof(*x))) ||
+	    (dig && copy_to_user(ud, dig, array_size(min(n, cap), sizeof(*dig)))))
 		err = -EFAULT;
 	arg->count = n;
 out:
+	kvfree(dig);
 	kvfree(x);
 	return err;
 }
@@ -330,17 +353,25 @@ static long khup_ioctl_extents(struct khup_extents *arg)
 	struct khup_task *t;
 	u64 i, n, cap;
 	long err = 0;
+	bool pfns;
 
 	if (arg->reserved)
 		return -EINVAL;
-	/* Physical addresses are for the administrator only. */
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
+	/*
+	 * Physical addresses are for the administrator only; the image's
+	 * owner (with CAP_CHECKPOINT_RESTORE) gets the extents without them
+	 * (pfn 0), which is all a restore needs (where the huge pages were).
+	 */
+	pfns = capable(CAP_SYS_ADMIN);
 	mutex_lock(&khup_lock);
 	img = khup_image_find(arg->id);
 	t = img ? khup_task_find(img, arg->pid) : NULL;
 	if (!t) {
 		err = -ENOENT;
+		goto out_unlock;
+	}
+	if (!pfns && !khup_image_may_access(img)) {
+		err = -EPERM;
 		goto out_unlock;
 	}
 	n = t->nr_ext;
@@ -358,7 +389,7 @@ static long khup_ioctl_extents(struct khup_extents *arg)
 	}
 	for (i = 0; i < cap; i++) {
 		x[i].va = t->ext[i].va;
-		x[i].pfn = t->ext[i].pfn;
+		x[i].pfn = pfns ? t->ext[i].pfn : 0;
 		x[i].nr = t->ext[i].nr;
 		x[i].order = t->ext[i].order;
 		x[i].flags = t->ext[i].flags;
@@ -570,6 +601,7 @@ static int khup_reboot(struct notifier_block *nb, unsigned long action,
 {
 	mutex_lock(&khup_lock);
 	khup_frozen = true;
+	khup_publish_next_id();
 	mutex_unlock(&khup_lock);
 	pr_info("frozen for %s: %d images, nothing changes from here on\n",
 		action == SYS_RESTART ? "restart or kexec" : "shutdown",

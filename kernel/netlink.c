@@ -149,6 +149,10 @@ static int khup_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 		{ KHUP_A_STATS_PREPARE_MIGRATED, &khup_stats.prepare_migrated },
 		{ KHUP_A_STATS_KMEM_BYTES, &khup_stats.kmem_bytes },
 		{ KHUP_A_STATS_PREPARE_NS, &khup_stats.prepare_ns },
+		{ KHUP_A_STATS_HELD, &khup_stats.held },
+		{ KHUP_A_STATS_CHARGED, &khup_stats.charged },
+		{ KHUP_A_STATS_SNAPSHOT, &khup_stats.snapshot },
+		{ KHUP_A_STATS_SNAPSHOT_NS, &khup_stats.snapshot_ns },
 	};
 	struct sk_buff *msg;
 	void *hdr;

@@ -2,13 +2,16 @@
 /*
  * KHUP_IOC_PIN: pin user ranges of the caller or of a task it traces.
  */
+#include <linux/bitmap.h>
 #include <linux/capability.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/uio.h>
@@ -249,6 +252,56 @@ static u32 khup_run_len(struct page **pages, unsigned long max)
 	return n;
 }
 
+/* Gives back pages [from, n): unpins them, or frees snapshot copies. */
+static void khup_put_pages(struct page **pages, const unsigned long *copied,
+			   u64 from, u64 n)
+{
+	u64 i;
+
+	for (i = from; i < n; i++) {
+		if (test_bit(i, copied))
+			put_page(pages[i]);
+		else
+			unpin_user_page(pages[i]);
+	}
+}
+
+/*
+ * Pages that owners outside the dump can still change must not be handed
+ * over in place: shmem, memfd, MAP_SHARED and other file pages (any folio
+ * that is not anonymous) are written through other mappings, fds or the
+ * page cache after the dump, and another KHO user (LUO's memfd
+ * preservation) may preserve the same folio, while KHO keeps no owner
+ * count. Each such page is replaced by a private copy taken now, when
+ * the checkpointer reads the memory (without --kho CRIU copies it into
+ * its images at the same point), and the pin is dropped. The copy is
+ * an unmovable allocation, so never in CMA and never in KHO scratch. An
+ * anonymous page needs no copy: a pinned page another process shares
+ * copy-on-write is copied for whichever process writes it. Returns the
+ * number of pages copied, or -ENOMEM (the caller gives back every page).
+ */
+static long khup_snapshot(struct page **pages, u64 n, unsigned long *copied)
+{
+	u64 i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		struct page *p = pages[i], *copy;
+
+		if (is_zero_page(p) || folio_test_anon(page_folio(p)))
+			continue;
+		copy = alloc_page(GFP_KERNEL | __GFP_NOWARN);
+		if (!copy)
+			return -ENOMEM;
+		copy_highpage(copy, p);
+		unpin_user_page(p);
+		pages[i] = copy;
+		__set_bit(i, copied);
+		if (!(++done % KHUP_PIN_BATCH))
+			cond_resched();
+	}
+	return done;
+}
+
 /* The image to pin into, if the caller may and it is still open. */
 static struct khup_image *khup_pin_target(u64 id)
 {
@@ -264,15 +317,19 @@ static struct khup_image *khup_pin_target(u64 id)
 }
 
 /*
- * Appends the @npages pinned @pages (the ranges of @iov, in order) to the
- * task's offset space under khup_lock. All or nothing: on error every page
- * is unpinned again.
+ * Appends the @npages pinned @pages (the ranges of @iov, in order; those
+ * set in @copied are snapshot copies) to the task's offset space under
+ * khup_lock. The call charged @npages to @user up front; the image keeps
+ * the charge of its held pages and the rest is given back. All or
+ * nothing: on error every page is given back and nothing stays charged.
  */
 static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 			    pid_t tgid, const struct iovec *iov,
-			    struct page **pages, u64 npages, struct khup_ret *ret)
+			    struct page **pages, const unsigned long *copied,
+			    u64 npages, struct user_struct *user,
+			    struct khup_ret *ret)
 {
-	u64 old_pages, old_ext, k = 0;
+	u64 old_pages, old_ext, k = 0, charged = 0;
 	struct khup_image *img;
 	bool new_task = false;
 	struct khup_task *t;
@@ -281,8 +338,8 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 
 	img = khup_pin_target(arg->id);
 	if (IS_ERR(img)) {
-		unpin_user_pages(pages, npages);
-		return PTR_ERR(img);
+		err = PTR_ERR(img);
+		goto out_put;
 	}
 	t = khup_task_find(img, tgid);
 	if (!t) {
@@ -291,8 +348,8 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 		get_task_comm(comm, task);
 		t = khup_task_new(img, tgid, comm);
 		if (IS_ERR(t)) {
-			unpin_user_pages(pages, npages);
-			return PTR_ERR(t);
+			err = PTR_ERR(t);
+			goto out_put;
 		}
 		new_task = true;
 	}
@@ -310,21 +367,30 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 		while (!err && va < end) {
 			u32 n = khup_run_len(pages + k, (end - va) >> PAGE_SHIFT);
 
-			err = khup_task_add_run(t, va, pages[k], n, false);
+			err = khup_task_add_run(t, va, pages[k], n,
+						test_bit(k, copied));
 			if (!err) {
+				if (!is_zero_page(pages[k]))
+					charged += n;
 				va += (unsigned long)n << PAGE_SHIFT;
 				k += n;
 			}
 		}
 	}
 	if (err) {
-		/* Pages [0, k) were added: truncating unpins them. */
+		/*
+		 * Pages [0, k) were added: truncating gives them back and
+		 * uncharges them.
+		 */
 		khup_task_truncate(img, t, old_pages, old_ext, old_last);
 		if (new_task)
 			khup_task_free(img, t);
-		unpin_user_pages(pages + k, npages - k);
+		khup_put_pages(pages, copied, k, npages);
+		khup_uncharge(user, npages - charged);
 		return err;
 	}
+	/* Zero pages hold no memory: not charged. */
+	khup_uncharge(user, npages - charged);
 	atomic64_add(npages, &khup_stats.pinned);
 	arg->nr_pages = npages;
 	arg->offset = old_pages << PAGE_SHIFT;
@@ -336,6 +402,11 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 	};
 	trace_khup_pin(img->id, tgid, npages, t->nr_ext - old_ext);
 	return 0;
+
+out_put:
+	khup_put_pages(pages, copied, 0, npages);
+	khup_uncharge(user, npages);
+	return err;
 }
 
 /*
@@ -363,16 +434,53 @@ void khup_pin_undo(const struct khup_ret *ret)
 	mutex_unlock(&khup_lock);
 }
 
+/*
+ * Charges the whole call up front, before GUP pins (and migrates) a
+ * single page, so that a call beyond a limit costs nothing: to the
+ * module-wide cap, and to the image's user unless the caller has
+ * CAP_IPC_LOCK. Returns the user charged (a reference), NULL if none.
+ */
+static struct user_struct *khup_pin_charge(u64 id, u64 npages)
+{
+	struct user_struct *user = NULL;
+	struct khup_image *img;
+	int err;
+
+	mutex_lock(&khup_lock);
+	img = khup_pin_target(id);
+	err = PTR_ERR_OR_ZERO(img);
+	if (!err) {
+		if (img->user)
+			user = get_uid(img->user);
+		err = khup_charge(user, !capable(CAP_IPC_LOCK), npages);
+	}
+	mutex_unlock(&khup_lock);
+	if (err) {
+		free_uid(user);
+		return ERR_PTR(err);
+	}
+	return user;
+}
+
+static void khup_pin_uncharge(struct user_struct *user, u64 npages)
+{
+	mutex_lock(&khup_lock);
+	khup_uncharge(user, npages);
+	mutex_unlock(&khup_lock);
+}
+
 long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 {
-	u64 start = ktime_get_ns(), npages, done = 0, migrated;
+	u64 start = ktime_get_ns(), npages, done = 0, migrated, snap_ns;
+	unsigned long *copied = NULL;
+	struct user_struct *user;
 	struct task_struct *task;
 	struct page **pages = NULL;
 	struct mm_struct *mm;
 	unsigned int gup_flags;
 	struct iovec *iov;
+	long err, nsnap;
 	pid_t tgid;
-	long err;
 	u32 i;
 
 	if (arg->flags)
@@ -386,16 +494,16 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		return PTR_ERR(iov);
 
 	/* Fail fast before pinning anything; checked again at commit. */
-	mutex_lock(&khup_lock);
-	err = PTR_ERR_OR_ZERO(khup_pin_target(arg->id));
-	mutex_unlock(&khup_lock);
-	if (err)
+	user = khup_pin_charge(arg->id, npages);
+	if (IS_ERR(user)) {
+		err = PTR_ERR(user);
 		goto out_iov;
+	}
 
 	task = khup_get_task(arg->pid);
 	if (IS_ERR(task)) {
 		err = PTR_ERR(task);
-		goto out_iov;
+		goto out_uncharge;
 	}
 	tgid = task_tgid_vnr(task);
 	mm = khup_task_mm(task);
@@ -404,7 +512,8 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		goto out_task;
 	}
 	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
-	if (!pages) {
+	copied = kvcalloc(BITS_TO_LONGS(npages), sizeof(*copied), GFP_KERNEL);
+	if (!pages || !copied) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -417,22 +526,40 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 				     pages, &done);
 	migrated = khup_migrations() - migrated;
 	if (err) {
-		unpin_user_pages(pages, done);
+		khup_put_pages(pages, copied, 0, done);
+		goto out_free;
+	}
+	snap_ns = ktime_get_ns();
+	nsnap = khup_snapshot(pages, npages, copied);
+	snap_ns = ktime_get_ns() - snap_ns;
+	if (nsnap < 0) {
+		err = nsnap;
+		khup_put_pages(pages, copied, 0, npages);
 		goto out_free;
 	}
 
 	mutex_lock(&khup_lock);
-	err = khup_pin_commit(arg, task, tgid, iov, pages, npages, ret);
+	err = khup_pin_commit(arg, task, tgid, iov, pages, copied, npages,
+			      user, ret);
 	mutex_unlock(&khup_lock);
+	/* The commit took over the charge, or gave it back. */
+	npages = 0;
 	if (!err) {
 		atomic64_add(migrated, &khup_stats.cma_migrated);
+		atomic64_add(nsnap, &khup_stats.snapshot);
+		atomic64_add(snap_ns, &khup_stats.snapshot_ns);
 		atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
 	}
 out_free:
+	kvfree(copied);
 	kvfree(pages);
 	mmput(mm);
 out_task:
 	put_task_struct(task);
+out_uncharge:
+	if (npages)
+		khup_pin_uncharge(user, npages);
+	free_uid(user);
 out_iov:
 	kfree(iov);
 	return err;

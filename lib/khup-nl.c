@@ -36,6 +36,10 @@ const struct khup_stat khup_stats[] = {
 	{ KHUP_A_STATS_PREPARE_MIGRATED, "prepare_migrated_pages" },
 	{ KHUP_A_STATS_KMEM_BYTES, "kmem_bytes" },
 	{ KHUP_A_STATS_PREPARE_NS, "prepare_ns" },
+	{ KHUP_A_STATS_HELD, "held_pages" },
+	{ KHUP_A_STATS_CHARGED, "charged_pages" },
+	{ KHUP_A_STATS_SNAPSHOT, "snapshot_pages" },
+	{ KHUP_A_STATS_SNAPSHOT_NS, "snapshot_ns" },
 };
 const size_t khup_nr_stats = sizeof(khup_stats) / sizeof(khup_stats[0]);
 

@@ -447,12 +447,21 @@ struct khup_task_info {
  * @count:	Input: capacity of @tasks; Output: number of tasks in the image.
  * @id:		Input; image id.
  * @tasks:	Input; user pointer to an array of struct khup_task_info.
+ * @digests:	Input; 0, or a user pointer to an array of @count __u64 that
+ *		gets each task's extent digest, in the order of @tasks: a
+ *		keyed hash (SipHash-2-4) of the task's pid and extents (va,
+ *		pfn, pages, order, flags). The key is random per image and
+ *		crosses the kexec with it, so a digest stays the same while
+ *		the extents do, reveals no pfn, and needs no CAP_SYS_ADMIN
+ *		(unlike %KHUP_IOC_EXTENTS): a checkpointer checks with it that
+ *		an image is still the one it dumped.
  */
 struct khup_tasks {
 	__u32		size;
 	__u32		count;
 	__aligned_u64	id;
 	__aligned_u64	tasks;
+	__aligned_u64	digests;
 };
 
 /* khup_extent.flags: the extent maps the shared zero page; no pfn. */
@@ -485,7 +494,9 @@ struct khup_extent {
  * @reserved:	Must be 0.
  * @extents:	Input; user pointer to an array of struct khup_extent.
  *
- * Physical addresses are sensitive: CAP_SYS_ADMIN only.
+ * Physical addresses are sensitive: only a CAP_SYS_ADMIN caller gets
+ * the pfns. The image's owner (as for %KHUP_IOC_OPEN_PAGES) gets the
+ * extents with @pfn 0.
  */
 struct khup_extents {
 	__u32		size;
@@ -625,6 +636,10 @@ enum {
 	KHUP_A_STATS_PREPARE_MIGRATED,	/* u64 pages migrated by PREPARE */
 	KHUP_A_STATS_KMEM_BYTES,	/* u64, the module's own tables */
 	KHUP_A_STATS_PREPARE_NS,	/* u64 */
+	KHUP_A_STATS_HELD,		/* u64 pages held now (max_pinned_pages) */
+	KHUP_A_STATS_CHARGED,		/* u64 of those, charged to RLIMIT_MEMLOCK */
+	KHUP_A_STATS_SNAPSHOT,		/* u64 pages copied at pin: others could write them */
+	KHUP_A_STATS_SNAPSHOT_NS,	/* u64 */
 
 	__KHUP_A_MAX,
 	KHUP_A_MAX = (__KHUP_A_MAX - 1)

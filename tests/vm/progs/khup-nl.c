@@ -237,6 +237,10 @@ static const char *stat_name(int t)
 	case KHUP_A_STATS_PREPARE_MIGRATED: return "prepare_migrated";
 	case KHUP_A_STATS_KMEM_BYTES: return "kmem_bytes";
 	case KHUP_A_STATS_PREPARE_NS: return "prepare_ns";
+	case KHUP_A_STATS_HELD: return "held";
+	case KHUP_A_STATS_CHARGED: return "charged";
+	case KHUP_A_STATS_SNAPSHOT: return "snapshot";
+	case KHUP_A_STATS_SNAPSHOT_NS: return "snapshot_ns";
 	}
 	return NULL;
 }

@@ -1138,6 +1138,17 @@ static int bad_input(const char *c)
 			    kio(KHUP_IOC_CREATE, &cr), 0);
 		r |= expect("pin own memory into it",
 			    pin(cr.id, 0, &iov, 1, NULL), 0);
+		{
+			struct khup_extent x = { .pfn = 1 };
+			struct khup_extents es = {
+				.size = sizeof(es), .count = 1, .id = cr.id,
+				.pid = getpid(), .extents = (uintptr_t)&x,
+			};
+
+			r |= expect("own image's extents with CAP_CHECKPOINT_RESTORE",
+				    kio(KHUP_IOC_EXTENTS, &es), 0);
+			r |= expect("... without their pfns", x.pfn == 0 && x.nr, 1);
+		}
 		o.id = cr.id;
 		r |= expect("read own image with CAP_CHECKPOINT_RESTORE",
 			    kio(KHUP_IOC_OPEN_PAGES, &o), 0);

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# corrupted KHO nodes (bad table checksum, unknown compatible, malformed FDT) are refused after kexec with a clear log line
-VM_STAGES=4
+# corrupted KHO nodes (bad table checksum, unknown compatible, malformed FDT, bad node checksum) are refused after kexec with a clear log line
+VM_STAGES=5
 VM_TIMEOUT=600
 
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
@@ -55,6 +55,20 @@ stage4() {
 	dmesg >"$OUT/dmesg.4"
 	check "malformed FDT refused" grep -q "khup: KHO node 'khup' ([0-9]* bytes) is not a valid FDT; nothing restored" "$OUT/dmesg.4"
 	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.4"
+	check "module still works: pin, seal, release" kt bad-input double-release
+
+	# Next: a well-formed node changed after its own checksum.
+	echo 4 >/sys/module/khup/parameters/debug_corrupt
+	check "image t sealed into a node changed after its checksum (debug_corrupt=4)" kt bad-input state
+	echo 0 >/sys/module/khup/parameters/debug_corrupt
+}
+
+stage5() {
+	check "module loads despite the node checksum" insmod "$(khup_ko)"
+	dmesg >"$OUT/dmesg.5"
+	check "node checksum mismatch refused" grep -q "khup: KHO node 'khup' fails its checksum; nothing restored" "$OUT/dmesg.5"
+	check "nothing restored" bash -c "! $KHUP_BUILD/progs/khup-test info t 2>/dev/null"
+	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.5"
 	check "module still works: pin, seal, release" kt bad-input double-release
 	check "rmmod" rmmod khup
 }

@@ -40,6 +40,11 @@ stage1() {
 	fi
 	kt info roundtrip >"$OUT/info1"
 	note "image before kexec: $(cat "$OUT/info1")"
+	# An image left open at the kexec is not handed over, but its id
+	# was handed out: the next kernel must not give it out again.
+	"$KHUP_BUILD/progs/khup-safety" create idprobe >"$OUT/idprobe"
+	check "an open image took id $(cat "$OUT/idprobe") after the sealed one" \
+		test "$(cat "$OUT/idprobe")" -gt "$(cut -d' ' -f1 "$OUT/info1")"
 }
 
 stage2() {
@@ -65,4 +70,18 @@ stage2() {
 		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost")))
 	check "KHO out tree has no khup node" test ! -e /sys/kernel/debug/kho/out/sub_fdts/khup
 	check "rmmod after release" rmmod khup
+
+	# Ids go on after the kexec and after a reload.
+	local id1 id2
+	check "module loads again" insmod "$(khup_ko)"
+	id1=$("$KHUP_BUILD/progs/khup-safety" create idafter)
+	check "after kexec and a reload a new image gets an id above any of the last kernel ($id1 > $(cat "$OUT/idprobe"))" \
+		test "$id1" -gt "$(cat "$OUT/idprobe")"
+	check "release it" kt release idafter
+	check "rmmod" rmmod khup
+	check "module loads a third time" insmod "$(khup_ko)"
+	id2=$("$KHUP_BUILD/progs/khup-safety" create idreload)
+	check "after another reload ids go on ($id2 > $id1)" test "$id2" -gt "$id1"
+	check "release it" kt release idreload
+	check "rmmod at the end" rmmod khup
 }
