@@ -3,8 +3,8 @@
 VM_KERNELS=7.2-debug
 # The operation count comes from the host's environment (make test-debug
 # sets 100000) through the kernel command line.
-VM_CMDLINE="khup.fuzz_ops=${KHUP_FUZZ_OPS:-10000} khup.fuzz_seed=${KHUP_FUZZ_SEED:-11}"
-VM_TIMEOUT=$((300 + ${KHUP_FUZZ_OPS:-10000} / 40))
+VM_CMDLINE="khup.fuzz_ops=${KHUP_FUZZ_OPS:-3000} khup.fuzz_seed=${KHUP_FUZZ_SEED:-11}"
+VM_TIMEOUT=$((1800 + ${KHUP_FUZZ_OPS:-3000} / 5))
 
 fuzz_arg() {
 	tr ' ' '\n' </proc/cmdline | sed -n "s/^khup\.$1=//p"
