@@ -124,10 +124,14 @@ test: kernel plugin modules userspace
 # The module, criu and daemon VM tests again on the debug kernel, where a
 # KASAN, lockdep or kmemleak report fails the test; tests that name their
 # own kernels (upgrades) keep them; timeouts x3 for KASAN's slowdown.
+# The fuzzer (module-fuzz) runs FUZZ_OPS_DEBUG operations here instead of
+# make test's default; module-stress and module-exec-race run as in make
+# test, on the debug kernel.
 DEBUG_TESTS = $(filter-out %upgrade.sh %scale.sh,$(wildcard tests/vm/tests/module-*.sh \
 	tests/vm/tests/criu-kho-*.sh tests/vm/tests/daemon-*.sh))
+FUZZ_OPS_DEBUG ?= 100000
 test-debug: kernel plugin modules userspace
-	tests/vm/run --kernel $(DEBUG_KERNEL) --timeout-factor 3 --jobs $$(nproc) $(VMFLAGS) $(DEBUG_TESTS)
+	KHUP_FUZZ_OPS=$(FUZZ_OPS_DEBUG) tests/vm/run --kernel $(DEBUG_KERNEL) --timeout-factor 3 --jobs $$(nproc) $(VMFLAGS) $(DEBUG_TESTS)
 
 demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh

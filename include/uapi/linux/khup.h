@@ -309,7 +309,8 @@ struct khup_list {
  * zeros) and fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
  * len) drops the pages fully inside the range (unpinned before kexec, freed
  * after); EBUSY while the image is claimed. Offsets and lengths of reads
- * need not be aligned. Owner or CAP_SYS_ADMIN only.
+ * need not be aligned. Once the image is released, reads and punches fail
+ * with ENODEV. Owner or CAP_SYS_ADMIN only.
  *
  * Issued on a claim fd (see %KHUP_IOC_CLAIM) instead of /dev/khup, it
  * returns a *consuming* reader of the claimed image: punching marks the

@@ -10,6 +10,12 @@
  *   khup-test remote-pin NAME STATE     fill a child, ptrace-stop it, pin it
  *                                       by pid, read back via the fd, seal
  *   khup-test remote-verify NAME STATE  read back via the fd, compare, punch
+ *   khup-test prot-none NAME            pin a ptrace-stopped child's pages
+ *                                       that are PROT_NONE (FOLL_FORCE),
+ *                                       read them back identical, seal,
+ *                                       release; the child's mapping stays
+ *                                       PROT_NONE; pinning the caller's own
+ *                                       PROT_NONE page fails with EFAULT
  *   khup-test remote-check NAME STATE   read back via the fd, compare
  *   khup-test faults OP                 fail the 1st, 2nd, ... allocation of
  *                                       OP (pin, seal, claim, consume,
@@ -483,6 +489,112 @@ static int remote_pin(const char *name, const char *state)
 		len[1]);
 	fclose(f);
 	printf("pid %d: %" PRIu64 " pages pinned, read back identical, sealed; child killed\n",
+	       pid, pages);
+	return 0;
+}
+
+/* Is the mapping at @va of @pid still without any access ("---p")? */
+static int maps_prot_none(pid_t pid, uint64_t va)
+{
+	char path[64], line[512];
+	unsigned long lo, hi;
+	char perm[5];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) == 3 &&
+		    va >= lo && va < hi)
+			found = !strcmp(perm, "---p");
+	fclose(f);
+	return found;
+}
+
+static int prot_none(const char *name)
+{
+	const uint64_t len = 4 * PS;
+	uint64_t addr, expect = FNV0, pages, id, off, got;
+	struct khup_image_op op = { .size = sizeof(op) };
+	struct iovec iov;
+	int pfd[2], st, fd, err;
+	unsigned char *own;
+	pid_t pid;
+
+	if (pipe(pfd))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		struct range r = { .len = len, .kind = 0 };
+
+		r.va = (uintptr_t)map_at(len, 0, 0);
+		fill(&r, 11);
+		if (mprotect((void *)r.va, len, PROT_NONE))
+			_exit(1);
+		if (write(pfd[1], &r.va, sizeof(r.va)) != sizeof(r.va))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	if (read(pfd[0], &addr, sizeof(addr)) != sizeof(addr))
+		die("child did not report its range");
+	if (ptrace(PTRACE_SEIZE, pid, 0, 0) || ptrace(PTRACE_INTERRUPT, pid, 0, 0))
+		die("ptrace: %s", strerror(errno));
+	if (waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st))
+		die("child did not stop");
+	if (!maps_prot_none(pid, addr))
+		die("the child's range is not PROT_NONE to begin with");
+	for (off = 0; off < len; off += PS) {
+		uint64_t page[PS / 8];
+
+		fill_page(page, 11, (addr + off) / PS);
+		expect = fnv(expect, page, PS);
+	}
+	iov.iov_base = (void *)addr;
+	iov.iov_len = len;
+	id = create(name);
+	op.id = id;
+	err = pin(id, pid, &iov, 1, &pages);
+	if (err)
+		die("PIN of the child's PROT_NONE range: %s", strerror(-err));
+	fd = open_pages(id, pid, &pages);
+	got = hash_fd(fd, pages);
+	close(fd);
+	if (pages != len / PS || got != expect)
+		die("read-back of %" PRIu64 " PROT_NONE pages differs from the child's data",
+		    pages);
+	seal(id);
+	if (!maps_prot_none(pid, addr))
+		die("pinning changed the child's PROT_NONE mapping");
+	if (kio(KHUP_IOC_RELEASE, &op))
+		die("RELEASE: %s", strerror(errno));
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+
+	/* Our own memory is pinned as we may access it: not at all. */
+	own = mmap(NULL, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	if (own == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	memset(own, 0x5a, PS);
+	if (mprotect(own, PS, PROT_NONE))
+		die("mprotect: %s", strerror(errno));
+	iov.iov_base = own;
+	iov.iov_len = PS;
+	id = create(name);
+	op.id = id;
+	err = pin(id, 0, &iov, 1, &pages);
+	if (err != -EFAULT)
+		die("PIN of the caller's own PROT_NONE page: %s, expected EFAULT",
+		    err ? strerror(-err) : "success");
+	if (kio(KHUP_IOC_RELEASE, &op))
+		die("RELEASE: %s", strerror(errno));
+	printf("pid %d: %" PRIu64 " PROT_NONE pages pinned, read back identical, sealed, released; the mapping stayed PROT_NONE; own PROT_NONE page: EFAULT\n",
 	       pid, pages);
 	return 0;
 }
@@ -1916,6 +2028,8 @@ int main(int argc, char **argv)
 		return remote_verify(argv[2], argv[3], 1);
 	if (argc == 4 && !strcmp(argv[1], "remote-check"))
 		return remote_verify(argv[2], argv[3], 0);
+	if (argc == 3 && !strcmp(argv[1], "prot-none"))
+		return prot_none(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "faults"))
 		return faults(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "punch-loop"))

@@ -18,6 +18,11 @@ stage1() {
 	check "seal clears a traced task's robust lists, release puts them back; EBUSY while a thread runs, ESRCH once it died" \
 		kt exit-writes xw
 	check_eq "those images are gone" "$(kt list | wc -l)" 0
+	# Data behind PROT_NONE (CRIU's --kho dump has no parasite to add
+	# PROT_READ): pinned as ptrace reads it, read back identical.
+	check "a traced task's PROT_NONE pages pin (FOLL_FORCE) and read back identical; its mapping stays PROT_NONE; the caller's own PROT_NONE page: EFAULT" \
+		kt prot-none pn
+	check_eq "that image is gone" "$(kt list | wc -l)" 0
 	check "pin stopped child by pid, read back via fd, seal" kt remote-pin remote "$OUT/remote.state"
 	read -r pid _ pages _ <"$OUT/remote.state"
 	check "child is gone; its pages stay pinned" test ! -e "/proc/$pid"
