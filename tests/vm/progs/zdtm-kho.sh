@@ -45,10 +45,12 @@ zdtm_setup() {
 # zdtm_flavor NAME: the flavor scripts/build-zdtm chose for the test
 zdtm_flavor() { awk -v t="$1" '$1 == t { print $2 }' "$ZDTM_BUILD/static.list"; }
 
-# zdtm_excluded NAME: the reason the test is in tests/zdtm/exclude, if so
+# zdtm_excluded NAME: the reason the test is in tests/zdtm/exclude (by its
+# name, or by its flavor: "flavor:F"), if so
 zdtm_excluded() {
-	awk -v t="$1" '$1 == t { $1 = ""; sub(/^ +/, ""); print; found = 1 } END { exit !found }' \
-		<(grep -v '^#' "$ZDTM_LISTS/exclude")
+	awk -v t="$1" -v f="flavor:$(zdtm_flavor "$1")" '
+		($1 == t || $1 == f) && !found { $1 = ""; sub(/^[ \t]+/, ""); print; found = 1 }
+		END { exit !found }' <(grep -v '^#' "$ZDTM_LISTS/exclude")
 }
 
 # zdtm_run MODE FLAVOR NAME...: zdtm.py runs of the static tests NAME... in
