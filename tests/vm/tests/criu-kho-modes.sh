@@ -44,16 +44,16 @@ new_workload() {
 	check "report before" wl_report "$WLD" report.before
 }
 
-# streamer DIR: something listening where criu --stream connects
+# streamer DIR: something listening where criu --stream connects, for a
+# minute at most (in the background; $! is its pid)
 streamer() {
-	python3 -c '
+	timeout 60 python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1] + "/streamer-capture.sock")
 s.listen(1)
 c = s.accept()
-time.sleep(60)' "$1" &
-	wait_file "$1/streamer-capture.sock" 10
+time.sleep(60)' "$1" </dev/null >/dev/null 2>&1 &
 }
 
 stage1() {
@@ -72,6 +72,7 @@ stage1() {
 		pre-dump --kho -t "$pid" -D "$IMG"
 	refused "dump --kho --track-mem" track.log "--kho cannot be used with incremental dumps" \
 		dump --kho --track-mem -t "$pid" -D "$IMG"
+	mkdir -p "$OUT/parent"
 	refused "dump --kho --prev-images-dir" prev.log "--kho cannot be used with incremental dumps" \
 		dump --kho --prev-images-dir ../parent -t "$pid" -D "$IMG"
 	refused "dump --kho --page-server" ps.log "--kho cannot be used with --page-server or --stream" \
@@ -80,19 +81,24 @@ stage1() {
 		dump --kho --lazy-pages --address 127.0.0.1 --port 27000 -t "$pid" -D "$IMG"
 	refused "page-server --kho" psrv.log "--kho is only valid on dump, restore and lazy-pages" \
 		page-server --kho --port 27000 -D "$IMG"
-	rm -rf "$IMG"
-	mkdir -p "$IMG"
-	check "an image streamer stand-in listens" streamer "$IMG"
-	if criu_run stream.log dump --kho --stream -t "$pid" -D "$IMG"; then
+	# (a unix socket cannot live on the 9p output share: a tmpfs directory)
+	local sd=/tmp/kho-stream
+	mkdir -p "$sd"
+	local spid
+	streamer "$sd"
+	spid=$!
+	check "an image streamer stand-in listens" wait_file "$sd/streamer-capture.sock" 10
+	if criu_run stream.log dump --kho --stream -t "$pid" -D "$sd"; then
 		fail "dump --kho --stream is refused" "it succeeded"
 	else
 		pass "dump --kho --stream is refused"
 	fi
-	show_log "$IMG/stream.log"
+	show_log "$sd/stream.log"
 	check "dump --kho --stream: the refusal says why" \
-		grep -qF -- "--kho cannot be used with --page-server or --stream" "$IMG/stream.log"
+		grep -qF -- "--kho cannot be used with --page-server or --stream" "$sd/stream.log"
 	check_eq "dump --kho --stream: no /dev/khup image was created" "$(khup_images | wc -l)" 0
-	kill %% 2>/dev/null || true
+	check "dump --kho --stream: the workload runs on" wl_report "$WLD" report.st
+	kill "$spid" 2>/dev/null || true
 
 	# kho in a configuration file: ignored by the modes it does not concern
 	echo kho >"$CONF"
