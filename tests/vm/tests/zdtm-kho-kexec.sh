@@ -19,6 +19,8 @@ stage1() {
 	# above what the next boot uses before the restore.
 	echo 20000 >/proc/sys/kernel/ns_last_pid
 	mkdir -p "$OUT/img"
+	touch /tmp/zdtm-started
+	sleep 1
 	while read -r t _; do
 		case "$t" in '' | '#'*) continue ;; esac
 		if ! check "$t: starts" make --no-print-directory -C "$STATIC" "$t.pid"; then
@@ -33,9 +35,12 @@ stage1() {
 		check_eq "$t: pages-*.img hold 0 bytes" "$(pages_img_bytes "$OUT/img/$t")" 0
 	done <"$ZDTM_LISTS/kexec-subset"
 	khup_images | sed 's/^/#   image: /'
-	# What the tests wrote next to them (pid and output files), for stage 2.
-	check "the tests' pid and output files are saved" \
-		tar -C "$STATIC" -cf "$OUT/zdtm-state.tar" $(cd "$STATIC" && ls -- *.pid *.out* 2>/dev/null)
+	# What the tests made or changed next to them (pid, output and their
+	# own files), for stage 2.
+	check "the tests' pid, output and own files are saved" \
+		bash -c "cd '$STATIC' && find . -mindepth 1 -newer /tmp/zdtm-started -print0 | tar --null --no-recursion -T - -cf '$OUT/zdtm-state.tar'"
+	tar -tf "$OUT/zdtm-state.tar" | tr '\n' ' ' | sed 's/^/# saved: /'
+	echo
 }
 
 # wait_out NAME: the test wrote its verdict into NAME.out
@@ -52,7 +57,7 @@ wait_out() {
 stage2() {
 	local t pid
 	zdtm_setup
-	check "the tests' pid and output files are back in place" tar -C "$STATIC" -xf "$OUT/zdtm-state.tar"
+	check "the tests' pid, output and own files are back in place" tar -C "$STATIC" -xf "$OUT/zdtm-state.tar"
 	while read -r t _; do
 		case "$t" in '' | '#'*) continue ;; esac
 		[ -s "$OUT/img/$t/inventory.img" ] || { fail "$t: restore" "not dumped in stage 1"; continue; }
