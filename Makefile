@@ -18,6 +18,10 @@ KERNELS := 7.2 7.3 7.2-debug
 BENCH_KERNEL := 7.2-bench
 DEBUG_KERNEL := 7.2-debug
 VMFLAGS ?=
+# Where make install puts things. khup's patched CRIU and its plugin go to
+# KHUPLIBDIR, where no stock CRIU looks (see install-criu).
+PREFIX ?= /usr/local
+KHUPLIBDIR ?= $(PREFIX)/lib/khup
 
 .PHONY: all help deps deps-build kernel kernel-bench test-debug criu zdtm-build zdtm plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
 
@@ -25,7 +29,7 @@ all: userspace man
 
 # What 'make install' installs: khupd, khupctl, khup-upgrade, khup-tracedat.
 programs:
-	@for d in daemon tools; do $(MAKE) -C $$d O=$(BUILD)/$$d || exit 1; done
+	@for d in daemon tools; do $(MAKE) -C $$d O=$(BUILD)/$$d KHUPLIBDIR=$(KHUPLIBDIR) || exit 1; done
 
 # The userspace parts and the VM tests' programs. The CRIU plugin needs a
 # built CRIU tree, so it comes with 'make plugin' (part of test, demo and
@@ -55,11 +59,12 @@ help:
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
 	@echo 'make install    install khupd (unit, settings), khupctl, khup-upgrade, man pages,'
-	@echo '                bash completion and the CRIU plugin (PREFIX, DESTDIR)'
-	@echo 'make install-programs  the same without the CRIU plugin (no CRIU build)'
+	@echo '                bash completion, the patched CRIU and its plugin (PREFIX, DESTDIR;'
+	@echo '                CRIU and plugin in KHUPLIBDIR, default PREFIX/lib/khup)'
+	@echo 'make install-programs  the same without CRIU and the plugin (no CRIU build)'
 	@echo 'make install-module  build khup.ko for KREL (default: the running kernel) and install it'
 	@echo 'make install-dkms     khup.ko through DKMS, for every kernel with KHO (now and later)'
-	@echo 'make install-criu     install the patched CRIU'
+	@echo 'make install-criu     install the patched CRIU as KHUPLIBDIR/criu (not on PATH)'
 
 # Everything the tests need; deps-build only what building and installing
 # needs (scripts/deps).
@@ -149,15 +154,16 @@ bench: kernel plugin modules modules-bench userspace
 # programs, the man pages and the CRIU plugin (which needs a built CRIU).
 # daemon/Makefile runs 'systemctl daemon-reload' when it installs the unit
 # on a live systemd system (DESTDIR empty).
-install: install-programs install-plugin
+install: install-programs install-plugin install-criu
 
 install-programs: programs man
 	@for d in daemon tools man; do \
-		$(MAKE) --no-print-directory -C $$d O=$(BUILD)/$$d install || exit 1; \
+		$(MAKE) --no-print-directory -C $$d O=$(BUILD)/$$d KHUPLIBDIR=$(KHUPLIBDIR) install || exit 1; \
 	done
 
 install-plugin: plugin
-	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin install
+	$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin \
+		PLUGINDIR=$(KHUPLIBDIR)/plugins install
 
 # khup.ko for one kernel: KREL (default: the running one), built against
 # KDIR, that kernel's build tree (default: /lib/modules/KREL/build, which
@@ -199,8 +205,11 @@ install-dkms:
 		done; \
 	fi
 
+# The patched CRIU goes next to its plugin, in khup's own directory and not
+# on PATH: the distribution's criu (podman, runc) stays the one 'criu'
+# runs. khup-upgrade uses this one (its default --criu and --criu-libdir).
 install-criu: criu
-	$(MAKE) -C $$(scripts/build-criu --path) install-criu PREFIX=$(or $(PREFIX),/usr/local)
+	install -D -m 0755 $$(scripts/build-criu --path)/criu/criu $(DESTDIR)$(KHUPLIBDIR)/criu
 
 clean:
 	rm -rf $(BUILD)

@@ -13,10 +13,13 @@
 #   stage 1        format /dev/vda (ext4); references: REPS x (CRIU dump to
 #                  tmpfs + restore, no kexec) and REPS x in-process memcpy;
 #                  then rep 1's dumps: "disk" (stock CRIU to ext4, synced),
-#                  then "khup" (criu dump --kho, small images on the ext4)
+#                  "luo" (stock CRIU to tmpfs, the images copied into
+#                  memfds preserved by LUO, bench/luo-images), then "khup"
+#                  (criu dump --kho, small images on the ext4)
 #   stage k        insmod khup (this claims the preserved pages), mount the
-#                  ext4; rep k-1's restores: khup, then disk (after
-#                  drop_caches); then rep k's dumps as in stage 1
+#                  ext4; rep k-1's restores: khup, luo (from the preserved
+#                  memfds in place), then disk (after drop_caches); then
+#                  rep k's dumps as in stage 1
 #   stage REPS+1   the last restores
 # Every number goes to $OUT/bench.kv as "REP MODE KEY VALUE" (times in ns,
 # sizes in bytes). Timestamps that must span kexec come from files in $OUT:
@@ -31,13 +34,15 @@ if [ -n "${KHUP_TOP:-}" ] && [ -n "${STAGE:-}" ]; then
 	done
 	. "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
 	BW=$KHUP_BUILD/bench/bench-workload
+	LUO=$KHUP_BUILD/bench/luo-images
 	NL=$KHUP_BUILD/progs/khup-nl
 	MNT=/tmp/bench
 fi
 THP=nothp
 [ "$BENCH_THP" = 1 ] && THP=thp
 VM_STAGES=$((BENCH_REPS + 1))
-VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS"
+# liveupdate=on: the LUO-memfd baseline (LUO is off unless asked for)
+VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS liveupdate=on"
 VM_DISK=$((BENCH_MIB * 2 + 512))M
 VM_TIMEOUT=${BENCH_TIMEOUT:-$((900 + BENCH_MIB * 3 * (BENCH_REPS + 1)))}
 
@@ -48,6 +53,27 @@ host_ns() { stat -c %.9Y "$1" | tr -d .; }
 put() { echo "$1 $2 $3 $4" >>"$OUT/bench.kv"; }
 # sectors written to /dev/vda so far
 vda_written() { awk '{ print $7 }' /sys/block/vda/stat; }
+
+# Work counts, hardware-independent: vmstat counters and the disk's
+# sectors, as deltas over a phase (PHASE_vm_KEY, PHASE_sectors_*).
+VM_KEYS="pgfault pgmajfault pgalloc_dma32 pgalloc_normal pgalloc_movable pgfree pgmigrate_success compact_stall thp_fault_alloc thp_fault_fallback thp_collapse_alloc"
+# work_snap FILE: the counters now
+work_snap() {
+	{
+		awk -v keys="$VM_KEYS" 'BEGIN { n = split(keys, k, " "); for (i = 1; i <= n; i++) want[k[i]] = 1 }
+			$1 in want { print $1, $2 }' /proc/vmstat
+		awk '{ print "sectors_read", $3; print "sectors_written", $7 }' /sys/block/vda/stat
+	} | LC_ALL=C sort >"$1"
+}
+# work_put REP MODE PHASE FILE: put the deltas since work_snap FILE
+work_put() {
+	local k a b
+	work_snap "$4.now"
+	while read -r k a b; do
+		case $k in sectors_*) put "$1" "$2" "$3_$k" $((b - a)) ;; *) put "$1" "$2" "$3_vm_$k" $((b - a)) ;; esac
+	done < <(LC_ALL=C join "$4" "$4.now")
+	rm -f "$4" "$4.now"
+}
 
 # stat NAME: one statistic of the module
 nlstat() { "$NL" stats | awk -v k="$1" '$1 == k { print $2 }'; }
@@ -155,16 +181,20 @@ references() {
 	put "$r" tmpfs huge_kb "$(kv "$wl/ready" huge_kb)"
 	rm -rf "$img"
 	mkdir -p "$img"
+	work_snap /tmp/work
 	t0=$(now)
 	check "ref $r: criu dump to tmpfs" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
 	t1=$(now)
+	work_put "$r" tmpfs dump /tmp/work
 	bw_gone "$wl"
 	put "$r" tmpfs dump_ns $((t1 - t0))
 	put "$r" tmpfs image_bytes "$(du -sb "$img" | cut -f1)"
 	memwatch_start
+	work_snap /tmp/work
 	t1=$(now)
 	check "ref $r: criu restore from tmpfs" "$CRIU" restore -D "$img" --restore-detached -v2 -o restore.log
 	t2=$(now)
+	work_put "$r" tmpfs restore /tmp/work
 	memwatch_stop "$r" tmpfs
 	put "$r" tmpfs restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
 	put "$r" tmpfs restore_ns $((t2 - t1))
@@ -188,10 +218,12 @@ dump_disk() {
 	mkdir -p "$img"
 	sync
 	w0=$(vda_written)
+	work_snap /tmp/work
 	t0=$(now)
 	check "rep $r disk: criu dump to ext4" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
 	sync
 	t1=$(now)
+	work_put "$r" disk dump /tmp/work
 	w1=$(vda_written)
 	bw_gone "$wl"
 	put "$r" disk dump_ns $((t1 - t0))
@@ -199,6 +231,66 @@ dump_disk() {
 	put "$r" disk pages_img_b "$(pages_img_bytes "$img")"
 	put "$r" disk image_bytes "$(du -sb "$img" | cut -f1)"
 	check "rep $r disk: pages-*.img hold the workload" test "$(pages_img_bytes "$img")" -ge $((BENCH_MIB * 1048576))
+}
+
+# dump_luo REP: the LUO-memfd baseline. Stock CRIU dumps to tmpfs, then
+# luo-images copies every image into a memfd preserved by LUO (session
+# luo-REP) and deletes the tmpfs copy; a process it leaves holds the
+# session open until the kexec. The dump is both steps; the peak memory
+# beyond the dumped process is the image (tmpfs, then memfd), measured.
+dump_luo() {
+	local r=$1 wl=/tmp/luo-wl-$r img=/tmp/luo-img-$r pid t0 t1 t2
+	check "rep $r luo: workload starts" bw_start "$wl" 25000
+	pid=$(kv "$wl/ready" pid)
+	put "$r" luo pages "$(kv "$wl/ready" pages)"
+	put "$r" luo huge_kb "$(kv "$wl/ready" huge_kb)"
+	rm -rf "$img"
+	mkdir -p "$img"
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r luo: criu dump to tmpfs" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
+	t1=$(now)
+	check "rep $r luo: images into LUO-preserved memfds" \
+		bash -c "'$LUO' save luo-$r '$img' >/tmp/luo-save-$r.out"
+	t2=$(now)
+	work_put "$r" luo dump /tmp/work
+	memwatch_stop "$r" luo
+	bw_gone "$wl"
+	put "$r" luo dump_ns $((t2 - t0))
+	put "$r" luo dump_criu_ns $((t1 - t0))
+	put "$r" luo dump_copy_ns $((t2 - t1))
+	put "$r" luo image_bytes "$(kv "/tmp/luo-save-$r.out" bytes)"
+	put "$r" luo pages_img_b "$(kv "/tmp/luo-save-$r.out" bytes)"
+	put "$r" luo storage_written_b 0
+	# the workload's memory went away during the dump: add it back
+	put "$r" luo dump_extra_b $((MW_EXTRA + BENCH_MIB * 1048576))
+	check "rep $r luo: the images are only in the memfds now" \
+		test -z "$(ls -A "$img")"
+}
+
+# restore_luo REP: the memfds retrieved in place, CRIU reads them by path
+restore_luo() {
+	local r=$1 wl=/tmp/luo-wl-$r img=/tmp/luo-img-$r t0 t1 t2 holder
+	put "$r" luo handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r luo: memfds retrieved from LUO" \
+		bash -c "'$LUO' restore luo-$r '$img' >/tmp/luo-restore-$r.out"
+	t1=$(now)
+	check "rep $r luo: criu restore from the memfds" "$CRIU" restore -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
+	t2=$(now)
+	work_put "$r" luo restore /tmp/work
+	memwatch_stop "$r" luo
+	put "$r" luo attach_ns $((t1 - t0))
+	put "$r" luo restore_ns $((t2 - t1))
+	put "$r" luo restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
+	check "rep $r luo: restored workload intact" bw_verify "$wl" "$r" luo
+	bw_kill "$wl"
+	holder=$(kv "/tmp/luo-restore-$r.out" holder)
+	[ -z "$holder" ] || kill "$holder"
+	rm -rf "$img"
 }
 
 # kho_meta REP: bytes of the khup KHO node and its extent tables
@@ -243,10 +335,12 @@ dump_khup() {
 	p0=$(nlstat pin_ns) pn0=$(nlstat pinned) s0=$(nlstat seal_ns) sn0=$(nlstat preserved) c0=$(nlstat cma_migrated)
 	sync
 	w0=$(vda_written)
+	work_snap /tmp/work
 	t0=$(now)
 	check "rep $r khup: criu dump --kho" "$CRIU" dump --kho -t "$pid" -D "$img" --libdir "$KHUP_PLUGIN_DIR" -v2 -o dump.log
 	sync
 	t1=$(now)
+	work_put "$r" khup dump /tmp/work
 	w1=$(vda_written)
 	bw_gone "$wl"
 	show_log "$img/dump.log"
@@ -272,9 +366,11 @@ restore_khup() {
 	put "$r" khup module_restore_ns "$(nlstat restore_ns)"
 	put "$r" khup restored "$(nlstat restored)"
 	memwatch_start
+	work_snap /tmp/work
 	t0=$(now)
 	check "rep $r khup: criu restore --kho" "$CRIU" restore --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
 	t1=$(now)
+	work_put "$r" khup restore /tmp/work
 	memwatch_stop "$r" khup
 	extra=$MW_EXTRA
 	show_log "$img/restore.log"
@@ -295,9 +391,11 @@ restore_disk() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	memwatch_start
+	work_snap /tmp/work
 	t0=$(now)
 	check "rep $r disk: criu restore from ext4" "$CRIU" restore -D "$img" --restore-detached -v2 -o restore.log
 	t1=$(now)
+	work_put "$r" disk restore /tmp/work
 	memwatch_stop "$r" disk
 	extra=$MW_EXTRA
 	put "$r" disk restore_ns $((t1 - t0))
@@ -316,11 +414,13 @@ bench_stage() {
 	else
 		r=$((STAGE - 1))
 		restore_khup "$r"
+		restore_luo "$r"
 		restore_disk "$r"
 	fi
 	if [ "$STAGE" -le "$BENCH_REPS" ]; then
 		r=$STAGE
 		dump_disk "$r"
+		dump_luo "$r"
 		dump_khup "$r"
 		umount "$MNT"
 		sync

@@ -9,7 +9,9 @@ BEGIN {
 		"storage_written_b,pages_img_b,image_b,restore_extra_b,meta_node_b,meta_tables_b,meta_alloc_b," \
 		"extents,pin_ns_per_page,seal_ns_per_page,load_restore_ns_per_page,restore_ns_per_page," \
 		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated," \
-		"prepare_ms,prepare_migrated,kmem_b", col, ",")
+		"prepare_ms,prepare_migrated,kmem_b,dump_extra_b," \
+		"dump_pgalloc,dump_pgfault,dump_pgmigrate,dump_sectors_written," \
+		"restore_pgalloc,restore_pgfault,restore_pgmigrate,restore_compact_stall,restore_thp_alloc,restore_sectors_read", col, ",")
 }
 
 /^#/ { next }
@@ -17,6 +19,7 @@ BEGIN {
 
 function get(r, m, k) { return ((r SUBSEP m SUBSEP k) in v) ? v[r, m, k] : "" }
 function ms(x) { return x == "" ? "" : sprintf("%.1f", x / 1e6) }
+function sum3(a, b, c) { return (a == "" && b == "" && c == "") ? "" : a + b + c }
 function per(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.1f", a / b) }
 
 END {
@@ -34,7 +37,7 @@ END {
 		o["handover_ms"] = ms(get(r, m, "handover_ns"))
 		o["attach_ms"] = ms(get(r, m, "attach_ns"))
 		o["restore_ms"] = ms(get(r, m, "restore_ns"))
-		if (m == "khup" || m == "disk") {
+		if (m == "khup" || m == "disk" || m == "luo") {
 			d = get(r, m, "dump_ns"); h = get(r, m, "handover_ns"); a = get(r, m, "attach_ns"); s = get(r, m, "restore_ns")
 			if (d != "" && h != "" && a != "" && s != "")
 				o["total_ms"] = ms(d + h + a + s)
@@ -70,6 +73,18 @@ END {
 		o["kmem_b"] = get(r, m, "kmem_bytes")
 		o["huge_kb"] = get(r, m, "huge_kb")
 		o["huge_kb_after"] = get(r, m, "huge_kb_after")
+		o["dump_extra_b"] = get(r, m, "dump_extra_b")
+		for (ph = 1; ph <= 2; ph++) {
+			p = ph == 1 ? "dump" : "restore"
+			o[p "_pgalloc"] = sum3(get(r, m, p "_vm_pgalloc_dma32"), get(r, m, p "_vm_pgalloc_normal"),
+				get(r, m, p "_vm_pgalloc_movable"))
+			o[p "_pgfault"] = get(r, m, p "_vm_pgfault")
+			o[p "_pgmigrate"] = get(r, m, p "_vm_pgmigrate_success")
+		}
+		o["dump_sectors_written"] = get(r, m, "dump_sectors_written")
+		o["restore_compact_stall"] = get(r, m, "restore_vm_compact_stall")
+		o["restore_thp_alloc"] = get(r, m, "restore_vm_thp_fault_alloc")
+		o["restore_sectors_read"] = get(r, m, "restore_sectors_read")
 		for (i = 1; i <= ncol; i++)
 			printf "%s%s", o[col[i]], i < ncol ? "," : "\n"
 	}

@@ -11,6 +11,9 @@
 
 #include <linux/khup.h>
 
+#include "khup-nl.h"
+#include "util.h"
+
 /* Exit codes, documented in khupd(8) (doc/daemon.md). */
 enum {
 	KHUPD_EXIT_OK = 0,		/* clean shutdown (SIGTERM/SIGINT) */
@@ -34,21 +37,7 @@ struct khupd_config {
 
 extern struct khupd_config cfg;
 
-/* One image as the module reports it (netlink attributes). */
-struct khupd_image {
-	uint64_t id;
-	char name[KHUP_NAME_LEN];
-	uint32_t owner;
-	char release[KHUP_RELEASE_LEN];
-	uint64_t ctime_ns;
-	uint32_t tasks;
-	uint64_t pages;
-	uint64_t bytes;
-	uint32_t state;
-	uint64_t kexec_count;
-	int32_t claimer;	/* pid of the restore holding it, 0 if none */
-	uint64_t lost;
-};
+/* One image as the module reports it: struct khup_image (lib/khup-nl.h). */
 
 /* log.c */
 void log_init(void);
@@ -59,24 +48,21 @@ void log_msg(int prio, const char *fmt, ...)
 #define log_notice(...)	log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
-const char *human_bytes(uint64_t bytes, char *buf, unsigned int len);
-const char *state_name(uint32_t state);
 
 /* netlink.c */
-typedef void (*image_fn)(const struct khupd_image *img, void *ctx);
-typedef void (*event_fn)(uint32_t event, const struct khupd_image *img);
+typedef void (*event_fn)(uint32_t event, const struct khup_image *img);
 int khupd_nl_open(event_fn on_event);
 void khupd_nl_close(void);
 int khupd_nl_event_fd(void);
 int khupd_nl_handle_events(void);
-int khupd_nl_dump_images(image_fn fn, void *ctx);
+int khupd_nl_dump_images(khup_image_fn fn, void *ctx);
 int khupd_nl_release(uint64_t id);
 
 /* reclaim.c */
 int reclaim_init(void);
 void reclaim_exit(void);
 int reclaim_scan(bool inventory);
-void reclaim_event(uint32_t event, const struct khupd_image *img);
+void reclaim_event(uint32_t event, const struct khup_image *img);
 int reclaim_timeout_ms(void);
 
 /* config.c */

@@ -60,30 +60,3 @@ void log_msg(int prio, const char *fmt, ...)
 	else
 		fprintf(stderr, "khupd: %s: %s\n", level(prio), buf);
 }
-
-const char *human_bytes(uint64_t b, char *buf, unsigned int len)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = b;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, len, "%llu B", (unsigned long long)b);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-	return buf;
-}
-
-const char *state_name(uint32_t s)
-{
-	switch (s) {
-	case KHUP_STATE_OPEN: return "open";
-	case KHUP_STATE_SEALED: return "sealed";
-	case KHUP_STATE_RESTORED: return "restored";
-	}
-	return "unknown";
-}

@@ -280,7 +280,7 @@ out_free:
 	return ret;
 }
 
-static void on_event(uint32_t event, const struct khupd_image *img)
+static void on_event(uint32_t event, const struct khup_image *img)
 {
 	reclaim_event(event, img);
 }

@@ -120,7 +120,7 @@ static void save_state(void)
 		/* image ID CTIME FIRST_SEEN STATE PAGES TTL_LEFT NAME */
 		fprintf(f, "image %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %"
 			PRIu64 " %ld %s\n", t->id, t->ctime_ns, t->first_seen,
-			state_name(t->state), t->pages, left, t->name);
+			khup_state_name(t->state), t->pages, left, t->name);
 	}
 	if (fclose(f) || rename(tmp, state_path))
 		log_warn("cannot write %s: %m", state_path);
@@ -211,15 +211,15 @@ void reclaim_exit(void)
 	lock_fd = -1;
 }
 
-static void inventory_line(const struct khupd_image *img)
+static void inventory_line(const struct khup_image *img)
 {
 	char b[32];
 
 	log_info("image %" PRIu64 " '%s': %s, %u task(s), %" PRIu64
 		 " pages (%s), created by kernel %s, kexecs survived %" PRIu64
 		 ", owner uid %u",
-		 img->id, img->name, state_name(img->state), img->tasks,
-		 img->pages, human_bytes(img->pages * page_size, b, sizeof(b)),
+		 img->id, img->name, khup_state_name(img->state), img->tasks,
+		 img->pages, khup_human_bytes(img->pages * page_size, b, sizeof(b)),
 		 img->release, img->kexec_count, img->owner);
 }
 
@@ -228,7 +228,7 @@ struct scan_ctx {
 	int count;
 };
 
-static void scan_one(const struct khupd_image *img, void *arg)
+static void scan_one(const struct khup_image *img, void *arg)
 {
 	struct scan_ctx *sc = arg;
 	struct tracked *t = find(img->id, img->ctime_ns);
@@ -247,7 +247,7 @@ static void scan_one(const struct khupd_image *img, void *arg)
 		if (!sc->inventory)
 			log_info("new image %" PRIu64 " '%s' (%s, %" PRIu64
 				 " pages)", img->id, img->name,
-				 state_name(img->state), img->pages);
+				 khup_state_name(img->state), img->pages);
 	}
 	memcpy(t->name, img->name, sizeof(t->name));
 	t->state = img->state;
@@ -296,14 +296,14 @@ static bool release(struct tracked *t, const char *why, bool warn)
 		log_notice("released image %" PRIu64 " '%s' (%s): its %" PRIu64
 			   " pages (%s) were returned to the system as they were read back",
 			   t->id, t->name, why, t->max_pages,
-			   human_bytes(t->max_pages * page_size, b, sizeof(b)));
+			   khup_human_bytes(t->max_pages * page_size, b, sizeof(b)));
 	} else {
 		ours[nr_ours++ % (sizeof(ours) / sizeof(ours[0]))] = t->id;
 		log_notice("released image %" PRIu64 " '%s' (%s): %" PRIu64
 			   " pages, %s returned to the system", t->id,
 			   t->name, warn ? "not restored within the TTL" : why,
 			   t->pages,
-			   human_bytes(t->pages * page_size, b, sizeof(b)));
+			   khup_human_bytes(t->pages * page_size, b, sizeof(b)));
 	}
 	drop(t);
 	return true;
@@ -322,7 +322,7 @@ static void remind(struct tracked *t, uint64_t now)
 	t->reminded = now;
 	log_warn("image %" PRIu64 " '%s' holds %" PRIu64 " pages (%s) not restored for %" PRIu64
 		 " s: restore it (criu restore --kho) or release it for good (khupctl release --force)",
-		 t->id, t->name, t->pages, human_bytes(t->pages * page_size, b, sizeof(b)),
+		 t->id, t->name, t->pages, khup_human_bytes(t->pages * page_size, b, sizeof(b)),
 		 (uint64_t)((now - t->first_seen) / NSEC));
 }
 
@@ -406,7 +406,7 @@ int reclaim_scan(bool inventory)
 	return 0;
 }
 
-void reclaim_event(uint32_t event, const struct khupd_image *img)
+void reclaim_event(uint32_t event, const struct khup_image *img)
 {
 	struct tracked *t = find(img->id, img->ctime_ns);
 	char b[32];
@@ -429,7 +429,7 @@ void reclaim_event(uint32_t event, const struct khupd_image *img)
 			break;
 		log_notice("image %" PRIu64 " '%s' released by another client (khupctl, CRIU, its owner): %" PRIu64
 			 " pages, %s returned", img->id, img->name, img->pages,
-			 human_bytes(img->bytes, b, sizeof(b)));
+			 khup_human_bytes(img->bytes, b, sizeof(b)));
 		break;
 	case KHUP_EVENT_FREED:
 		log_info("image %" PRIu64 " '%s': every page has been read back",

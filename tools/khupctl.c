@@ -9,9 +9,11 @@
  *   khupctl [--json] fdt [--in|--out]
  *   khupctl [--json] prepare [--dry-run] [--tree] PID...
  *
- * Talks to the module directly (/dev/khup ioctls, the "khup" generic
- * netlink family for statistics, debugfs kho/ for the tree); khupd need not
- * run. See doc/tools.md.
+ * Reads images and statistics through the module's "khup" generic netlink
+ * family (lib/khup-nl.c, shared with khupd), an image's tasks and prepare
+ * through /dev/khup ioctls, the tree from debugfs kho/; khupd need not run.
+ * Every command prints through one output path for text and JSON
+ * (lib/out.c). See doc/tools.md.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,19 +33,15 @@
 
 #include <endian.h>
 #include <libfdt.h>
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
-
 #include <linux/khup.h>
 
+#include "khup-nl.h"
 #include "khupctl.h"
 #include "version.h"	/* generated: scripts/version --header */
 
 static const char *dev_path = "/dev/khup";
 const char *debugfs = "/sys/kernel/debug";
 static const char *state_path = "/run/khupd/state";
-bool json;
 static int khup_fd = -1;
 
 void err_msg(const char *fmt, ...)
@@ -77,212 +75,172 @@ int kio(unsigned long cmd, void *arg)
 	return ioctl(khup_fd, cmd, arg) < 0 ? -errno : 0;
 }
 
-/* ---- JSON helpers ---- */
+/* ---- images over generic netlink ---- */
 
-void json_str(const char *s)
+static struct khup_nl *nl;
+
+/* Connects to the module's netlink family once; an exit code on failure. */
+static int open_nl(void)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			/* Not UTF-8 by necessity: each byte as a code point. */
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-static const char *state_name(uint32_t s)
-{
-	switch (s) {
-	case KHUP_STATE_OPEN: return "open";
-	case KHUP_STATE_SEALED: return "sealed";
-	case KHUP_STATE_RESTORED: return "restored";
-	}
-	return "unknown";
-}
-
-void human_bytes(uint64_t b, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = b;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", b);
-	else
-		snprintf(buf, len, "%.1f %s", v, unit[u]);
-}
-
-static void human_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = ns / 1000000000ULL;
-	struct tm tm;
-
-	if (!ns || !gmtime_r(&t, &tm))
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* ---- images over ioctls ---- */
-
-static int image_ids(uint64_t **ids, uint32_t *n)
-{
-	struct khup_list l = { .size = sizeof(l) };
-	uint32_t cap = 0;
 	int err;
 
-	*ids = NULL;
-	for (;;) {
-		l.count = cap;
-		l.ids = (uintptr_t)*ids;
-		err = kio(KHUP_IOC_LIST, &l);
-		if (err)
-			return err;
-		if (l.count <= cap)
-			break;
-		cap = l.count + 8;
-		free(*ids);
-		*ids = calloc(cap, sizeof(**ids));
-		if (!*ids)
-			return -ENOMEM;
+	if (nl)
+		return 0;
+	nl = khup_nl_open(&err);
+	if (nl)
+		return 0;
+	if (err == -ENOENT) {
+		err_msg("the khup netlink family is missing (is khup.ko loaded? khupd loads it)");
+		return EXIT_NOMODULE;
 	}
-	*n = l.count;
+	err_msg("%s", err == -EIO ? khup_nl_error() : strerror(-err));
+	return EXIT_FAIL;
+}
+
+struct image_set {
+	struct khup_image *v;
+	size_t n, cap;
+	int err;
+};
+
+static void collect(const struct khup_image *img, void *ctx)
+{
+	struct image_set *set = ctx;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? 2 * set->cap : 16;
+		struct khup_image *v = realloc(set->v, cap * sizeof(*v));
+
+		if (!v) {
+			set->err = -ENOMEM;
+			return;
+		}
+		set->v = v;
+		set->cap = cap;
+	}
+	set->v[set->n++] = *img;
+}
+
+/* Every image, in the module's order (by id). */
+static int all_images(struct image_set *set)
+{
+	int err = open_nl();
+
+	memset(set, 0, sizeof(*set));
+	if (err)
+		return err;
+	err = khup_nl_dump_images(nl, collect, set);
+	if (!err)
+		err = set->err;
+	if (err) {
+		err_msg("listing images: %s",
+			err == -EIO ? khup_nl_error() : strerror(-err));
+		free(set->v);
+		set->v = NULL;
+		return err == -EPERM ? EXIT_FAIL : EXIT_FAIL;
+	}
 	return 0;
 }
 
-static int image_info(uint64_t id, struct khup_info *info)
-{
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	info->id = id;
-	return kio(KHUP_IOC_INFO, info);
-}
-
 /* IMAGE is a name, or a decimal id ("#3" or "3") if no image has that name. */
-static int lookup(const char *arg, struct khup_info *info)
+static int lookup(const char *arg, struct khup_image *img)
 {
+	struct image_set set;
+	const char *num = arg[0] == '#' ? arg + 1 : arg;
 	char *end;
 	uint64_t id;
+	size_t i;
+	int err;
 
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	info->flags = KHUP_INFO_BY_NAME;
-	if (strlen(arg) < KHUP_NAME_LEN && arg[0] != '#') {
-		strcpy(info->name, arg);
-		if (!kio(KHUP_IOC_INFO, info))
-			return 0;
-	}
-	if (arg[0] == '#')
-		arg++;
+	err = all_images(&set);
+	if (err)
+		return err;
 	errno = 0;
-	id = strtoull(arg, &end, 10);
-	if (!errno && *arg && !*end && !image_info(id, info))
-		return 0;
-	return -ENOENT;
+	id = strtoull(num, &end, 10);
+	if (errno || !*num || *end)
+		id = 0;
+	err = EXIT_NOIMAGE;
+	for (i = 0; i < set.n && err; i++)
+		if (arg[0] != '#' && !strcmp(set.v[i].name, arg))
+			err = 0, *img = set.v[i];
+	for (i = 0; i < set.n && err; i++)
+		if (id && set.v[i].id == id)
+			err = 0, *img = set.v[i];
+	free(set.v);
+	if (err)
+		err_msg("no image '%s'", arg);
+	return err;
 }
 
-/* Prints an image object; leaves it open (no '}') if @open. */
-static void print_image_json(const struct khup_info *in, bool open)
+/* The members of an image object (list and show share them). */
+static void print_image_members(const struct khup_image *in)
 {
-	printf("{\"id\":%llu,\"name\":", (unsigned long long)in->id);
-	json_str(in->name);
-	printf(",\"state\":\"%s\",\"owner\":%u,\"tasks\":%u,\"pages\":%llu,"
-	       "\"bytes\":%llu,\"kexec_count\":%llu,\"created_ns\":%llu,"
-	       "\"release\":",
-	       state_name(in->state), in->owner_uid, in->nr_tasks,
-	       (unsigned long long)in->nr_pages,
-	       (unsigned long long)in->nr_pages * (uint64_t)getpagesize(),
-	       (unsigned long long)in->kexec_count,
-	       (unsigned long long)in->created_ns);
-	json_str(in->release);
-	printf(",\"lost\":%llu,\"consumed\":%llu,\"claimer\":%d",
-	       (unsigned long long)in->nr_lost,
-	       (unsigned long long)in->nr_consumed,
-	       in->info_flags & KHUP_INFO_CLAIMED ? in->claimer : 0);
-	if (!open)
-		putchar('}');
+	out_u64(OUT_JSON, "id", NULL, in->id);
+	out_str(OUT_JSON, "name", NULL, in->name);
+	out_str(OUT_JSON, "state", NULL, khup_state_name(in->state));
+	out_u64(OUT_JSON, "owner", NULL, in->owner);
+	out_u64(OUT_JSON, "tasks", NULL, in->tasks);
+	out_u64(OUT_JSON, "pages", NULL, in->pages);
+	out_u64(OUT_JSON, "bytes", NULL, in->pages * (uint64_t)getpagesize());
+	out_u64(OUT_JSON, "kexec_count", NULL, in->kexec_count);
+	out_u64(OUT_JSON, "created_ns", NULL, in->ctime_ns);
+	out_str(OUT_JSON, "release", NULL, in->release);
+	out_u64(OUT_JSON, "lost", NULL, in->lost);
+	out_u64(OUT_JSON, "consumed", NULL, in->consumed);
+	out_s64(OUT_JSON, "claimer", NULL, in->claimer);
 }
 
 static int cmd_list(void)
 {
-	uint64_t *ids;
-	uint32_t n, i;
-	int err, first = 1;
+	struct image_set set;
+	size_t i;
+	int err;
 
-	err = open_dev();
+	err = all_images(&set);
 	if (err)
 		return err;
-	err = image_ids(&ids, &n);
-	if (err) {
-		err_msg("listing images: %s", strerror(-err));
-		return EXIT_FAIL;
-	}
-	if (json)
-		printf("[");
-	else
-		printf("%-4s %-20s %-8s %5s %10s %10s %6s %-20s %s\n", "ID",
-		       "NAME", "STATE", "TASKS", "PAGES", "SIZE", "KEXECS",
-		       "CREATED", "RELEASE");
-	for (i = 0; i < n; i++) {
-		struct khup_info in;
+	out_open_array(NULL);
+	out_text("%-4s %-20s %-8s %5s %10s %10s %6s %-20s %s\n", "ID", "NAME",
+		 "STATE", "TASKS", "PAGES", "SIZE", "KEXECS", "CREATED",
+		 "RELEASE");
+	for (i = 0; i < set.n; i++) {
+		const struct khup_image *in = &set.v[i];
 		char sz[32], ct[32];
 
-		if (image_info(ids[i], &in))
-			continue;	/* released meanwhile */
-		if (json) {
-			printf("%s", first ? "" : ",");
-			print_image_json(&in, false);
-			first = 0;
-			continue;
-		}
-		human_bytes(in.nr_pages * getpagesize(), sz, sizeof(sz));
-		human_time(in.created_ns, ct, sizeof(ct));
-		printf("%-4llu %-20s %-8s %5u %10llu %10s %6llu %-20s %s\n",
-		       (unsigned long long)in.id, in.name,
-		       state_name(in.state), in.nr_tasks,
-		       (unsigned long long)in.nr_pages, sz,
-		       (unsigned long long)in.kexec_count, ct, in.release);
+		out_open_object(NULL);
+		print_image_members(in);
+		out_text("%-4" PRIu64 " %-20s %-8s %5u %10" PRIu64 " %10s %6" PRIu64 " %-20s %s\n",
+			 in->id, in->name, khup_state_name(in->state),
+			 in->tasks, in->pages,
+			 khup_human_bytes(in->pages * getpagesize(), sz, sizeof(sz)),
+			 in->kexec_count,
+			 khup_human_time(in->ctime_ns, ct, sizeof(ct)),
+			 in->release);
+		out_close_object();
 	}
-	if (json)
-		printf("]\n");
-	free(ids);
+	out_close_array();
+	out_end();
+	free(set.v);
 	return EXIT_OK;
 }
 
-static int cmd_show(const char *arg)
+/* The tasks of an image: the one query netlink has no message for. */
+static int image_tasks(uint64_t id, struct khup_task_info **out, uint32_t *n)
 {
-	struct khup_tasks t = { .size = sizeof(t) };
+	struct khup_tasks t = { .size = sizeof(t), .id = id };
 	struct khup_task_info *ti = NULL;
-	struct khup_info in;
-	char sz[32], ct[32];
-	uint32_t i;
 	int err;
 
 	err = open_dev();
 	if (err)
 		return err;
-	if (lookup(arg, &in)) {
-		err_msg("no image '%s'", arg);
-		return EXIT_NOIMAGE;
-	}
-	t.id = in.id;
 	for (;;) {
 		uint32_t cap = t.count;
 
 		err = kio(KHUP_IOC_TASKS, &t);
 		if (err) {
-			err_msg("tasks of image %llu: %s",
-				(unsigned long long)in.id, strerror(-err));
+			err_msg("tasks of image %" PRIu64 ": %s", id,
+				strerror(-err));
 			free(ti);
 			return err == -ENOENT ? EXIT_NOIMAGE : EXIT_FAIL;
 		}
@@ -294,44 +252,56 @@ static int cmd_show(const char *arg)
 			return EXIT_FAIL;
 		t.tasks = (uintptr_t)ti;
 	}
-	if (json) {
-		print_image_json(&in, true);
-		printf(",\"task_list\":[");
-		for (i = 0; i < t.count; i++) {
-			printf("%s{\"pid\":%d,\"comm\":", i ? "," : "",
-			       ti[i].pid);
-			json_str(ti[i].comm);
-			printf(",\"pages\":%llu,\"extents\":%llu,\"lost\":%u}",
-			       (unsigned long long)ti[i].nr_pages,
-			       (unsigned long long)ti[i].nr_extents,
-			       ti[i].nr_lost);
-		}
-		printf("]}\n");
-		free(ti);
-		return EXIT_OK;
+	*out = ti;
+	*n = t.count;
+	return 0;
+}
+
+static int cmd_show(const char *arg)
+{
+	struct khup_task_info *ti = NULL;
+	struct khup_image in;
+	char sz[32], ct[32];
+	uint32_t i, n = 0;
+	int err;
+
+	err = lookup(arg, &in);
+	if (!err)
+		err = image_tasks(in.id, &ti, &n);
+	if (err)
+		return err;
+	out_open_object(NULL);
+	print_image_members(&in);
+	out_text("image %" PRIu64 " '%s'\n", in.id, in.name);
+	out_text("  state:    %s\n", khup_state_name(in.state));
+	out_text("  owner:    uid %u\n", in.owner);
+	out_text("  created:  %s by kernel %s\n",
+		 khup_human_time(in.ctime_ns, ct, sizeof(ct)), in.release);
+	out_text("  kexecs:   %" PRIu64 "\n", in.kexec_count);
+	out_text("  held:     %" PRIu64 " pages (%s)\n", in.pages,
+		 khup_human_bytes(in.pages * getpagesize(), sz, sizeof(sz)));
+	if (in.lost)
+		out_text("  lost:     %" PRIu64 " pages (they read as errors; the image cannot be restored)\n",
+			 in.lost);
+	if (in.claimer)
+		out_text("  claimed:  by pid %d (a restore), %" PRIu64 " pages consumed\n",
+			 in.claimer, in.consumed);
+	out_text("  tasks:    %u\n", in.tasks);
+	out_text("  %8s %-16s %10s %8s %8s\n", "PID", "COMM", "PAGES",
+		 "EXTENTS", "LOST");
+	out_open_array("task_list");
+	for (i = 0; i < n; i++) {
+		out_open_object(NULL);
+		out_s64(OUT_ANY, "pid", "  %8" PRId64, ti[i].pid);
+		out_str(OUT_ANY, "comm", " %-16s", ti[i].comm);
+		out_u64(OUT_ANY, "pages", " %10" PRIu64, ti[i].nr_pages);
+		out_u64(OUT_ANY, "extents", " %8" PRIu64, ti[i].nr_extents);
+		out_u64(OUT_ANY, "lost", " %8" PRIu64 "\n", ti[i].nr_lost);
+		out_close_object();
 	}
-	human_bytes(in.nr_pages * getpagesize(), sz, sizeof(sz));
-	human_time(in.created_ns, ct, sizeof(ct));
-	printf("image %llu '%s'\n", (unsigned long long)in.id, in.name);
-	printf("  state:    %s\n", state_name(in.state));
-	printf("  owner:    uid %u\n", in.owner_uid);
-	printf("  created:  %s by kernel %s\n", ct, in.release);
-	printf("  kexecs:   %llu\n", (unsigned long long)in.kexec_count);
-	printf("  held:     %llu pages (%s)\n",
-	       (unsigned long long)in.nr_pages, sz);
-	if (in.nr_lost)
-		printf("  lost:     %llu pages (they read as errors; the image cannot be restored)\n",
-		       (unsigned long long)in.nr_lost);
-	if (in.info_flags & KHUP_INFO_CLAIMED)
-		printf("  claimed:  by pid %d (a restore), %llu pages consumed\n",
-		       in.claimer, (unsigned long long)in.nr_consumed);
-	printf("  tasks:    %u\n", in.nr_tasks);
-	printf("  %8s %-16s %10s %8s %8s\n", "PID", "COMM", "PAGES", "EXTENTS",
-	       "LOST");
-	for (i = 0; i < t.count; i++)
-		printf("  %8d %-16s %10llu %8llu %8u\n", ti[i].pid, ti[i].comm,
-		       (unsigned long long)ti[i].nr_pages,
-		       (unsigned long long)ti[i].nr_extents, ti[i].nr_lost);
+	out_close_array();
+	out_close_object();
+	out_end();
 	free(ti);
 	return EXIT_OK;
 }
@@ -339,178 +309,84 @@ static int cmd_show(const char *arg)
 /* release --force / --dry-run */
 static bool force, dry_run;
 
+static void busy(const struct khup_image *in)
+{
+	err_msg("release image %" PRIu64 " '%s': a restore holds it (pid %d has its claim); it is released when that restore commits",
+		in->id, in->name, in->claimer);
+}
+
 /*
  * An image that still holds pages is the only copy of its processes'
  * memory: releasing it needs --force. --dry-run says what would happen.
+ * Text only: the outcome of each image is one line.
  */
-static int release_one(const struct khup_info *in)
+static int release_one(const struct khup_image *in)
 {
-	struct khup_image_op op = { .size = sizeof(op), .id = in->id };
 	char sz[32];
 	int err;
 
-	human_bytes(in->nr_pages * getpagesize(), sz, sizeof(sz));
-	if (in->info_flags & KHUP_INFO_CLAIMED) {
-		err_msg("release image %llu '%s': a restore holds it (pid %d has its claim); it is released when that restore commits",
-			(unsigned long long)in->id, in->name, in->claimer);
+	khup_human_bytes(in->pages * getpagesize(), sz, sizeof(sz));
+	if (in->claimer) {
+		busy(in);
 		return EXIT_FAIL;
 	}
 	if (dry_run) {
-		printf("would release image %llu '%s' (%s): %llu pages (%s) freed for good%s\n",
-		       (unsigned long long)in->id, in->name, state_name(in->state),
-		       (unsigned long long)in->nr_pages, sz,
-		       in->nr_pages && !force ? "; needs --force" : "");
+		printf("would release image %" PRIu64 " '%s' (%s): %" PRIu64 " pages (%s) freed for good%s\n",
+		       in->id, in->name, khup_state_name(in->state), in->pages,
+		       sz, in->pages && !force ? "; needs --force" : "");
 		return EXIT_OK;
 	}
-	if (in->nr_pages && !force) {
-		err_msg("image %llu '%s' (%s) holds %llu pages (%s) that nobody restored: releasing it frees the only copy of its processes' memory; use --force to release it anyway",
-			(unsigned long long)in->id, in->name, state_name(in->state),
-			(unsigned long long)in->nr_pages, sz);
+	if (in->pages && !force) {
+		err_msg("image %" PRIu64 " '%s' (%s) holds %" PRIu64 " pages (%s) that nobody restored: releasing it frees the only copy of its processes' memory; use --force to release it anyway",
+			in->id, in->name, khup_state_name(in->state),
+			in->pages, sz);
 		return EXIT_FAIL;
 	}
-	err = kio(KHUP_IOC_RELEASE, &op);
+	err = khup_nl_release(nl, in->id);
 	if (err == -ENOENT) {
 		/* Someone (khupd, CRIU) released it first: nothing to do. */
-		printf("image %llu '%s' already released\n",
-		       (unsigned long long)in->id, in->name);
+		printf("image %" PRIu64 " '%s' already released\n", in->id,
+		       in->name);
 		return EXIT_OK;
 	}
 	if (err == -EBUSY) {
-		err_msg("release image %llu '%s': a restore holds it (pid %d has its claim); it is released when that restore commits",
-			(unsigned long long)in->id, in->name, in->claimer);
+		busy(in);
 		return EXIT_FAIL;
 	}
 	if (err) {
-		err_msg("release image %llu '%s': %s",
-			(unsigned long long)in->id, in->name, strerror(-err));
+		err_msg("release image %" PRIu64 " '%s': %s", in->id, in->name,
+			err == -EIO ? khup_nl_error() : strerror(-err));
 		return EXIT_FAIL;
 	}
-	printf("released image %llu '%s': %llu pages (%s) returned\n",
-	       (unsigned long long)in->id, in->name,
-	       (unsigned long long)in->nr_pages, sz);
+	printf("released image %" PRIu64 " '%s': %" PRIu64 " pages (%s) returned\n",
+	       in->id, in->name, in->pages, sz);
 	return EXIT_OK;
 }
 
 static int cmd_release(const char *arg)
 {
-	struct khup_info in;
-	uint64_t *ids;
-	uint32_t n, i;
+	struct image_set set;
+	struct khup_image in;
 	int err, rc = EXIT_OK;
+	size_t i;
 
-	err = open_dev();
+	if (strcmp(arg, "--all")) {
+		err = lookup(arg, &in);
+		return err ? err : release_one(&in);
+	}
+	err = all_images(&set);
 	if (err)
 		return err;
-	if (strcmp(arg, "--all")) {
-		if (lookup(arg, &in)) {
-			err_msg("no image '%s'", arg);
-			return EXIT_NOIMAGE;
-		}
-		return release_one(&in);
-	}
-	err = image_ids(&ids, &n);
-	if (err) {
-		err_msg("listing images: %s", strerror(-err));
-		return EXIT_FAIL;
-	}
-	for (i = 0; i < n; i++)
-		if (!image_info(ids[i], &in) && release_one(&in))
+	for (i = 0; i < set.n; i++)
+		if (release_one(&set.v[i]))
 			rc = EXIT_FAIL;
-	if (!n)
+	if (!set.n)
 		printf("no images\n");
-	free(ids);
+	free(set.v);
 	return rc;
 }
 
-/* ---- status: statistics over generic netlink ---- */
-
-static const struct {
-	int attr;
-	const char *name;
-} stats_attrs[] = {
-	{ KHUP_A_STATS_PINNED, "pinned_pages" },
-	{ KHUP_A_STATS_PRESERVED, "preserved_pages" },
-	{ KHUP_A_STATS_RESTORED, "restored_pages" },
-	{ KHUP_A_STATS_FREED, "freed_pages" },
-	{ KHUP_A_STATS_CMA_MIGRATED, "cma_migrated_pages" },
-	{ KHUP_A_STATS_PIN_NS, "pin_ns" },
-	{ KHUP_A_STATS_SEAL_NS, "seal_ns" },
-	{ KHUP_A_STATS_RESTORE_NS, "restore_ns" },
-	{ KHUP_A_STATS_READ_BYTES, "read_bytes" },
-	{ KHUP_A_STATS_READ_NS, "read_ns" },
-	{ KHUP_A_STATS_CONSUMED, "consumed_pages" },
-	{ KHUP_A_STATS_COMMIT_NS, "commit_ns" },
-	{ KHUP_A_STATS_PREPARED, "prepared_pages" },
-	{ KHUP_A_STATS_PREPARE_MIGRATED, "prepare_migrated_pages" },
-	{ KHUP_A_STATS_KMEM_BYTES, "kmem_bytes" },
-	{ KHUP_A_STATS_PREPARE_NS, "prepare_ns" },
-};
-#define NR_STATS (sizeof(stats_attrs) / sizeof(stats_attrs[0]))
-
-struct stats {
-	uint64_t v[NR_STATS];
-	bool have;
-};
-
-static int stats_cb(struct nl_msg *msg, void *arg)
-{
-	struct stats *st = arg;
-	struct nlattr *tb[KHUP_A_MAX + 1];
-	size_t i;
-
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, KHUP_A_MAX, NULL))
-		return NL_SKIP;
-	for (i = 0; i < NR_STATS; i++)
-		if (tb[stats_attrs[i].attr])
-			st->v[i] = nla_get_u64(tb[stats_attrs[i].attr]);
-	st->have = true;
-	return NL_OK;
-}
-
-static int get_stats(struct stats *st)
-{
-	struct nl_sock *sk;
-	struct nl_msg *msg = NULL;
-	int family, err;
-
-	memset(st, 0, sizeof(*st));
-	sk = nl_socket_alloc();
-	if (!sk)
-		return -ENOMEM;
-	err = genl_connect(sk);
-	if (err)
-		goto out;
-	family = genl_ctrl_resolve(sk, KHUP_GENL_NAME);
-	if (family < 0) {
-		err = family;
-		goto out;
-	}
-	msg = nlmsg_alloc();
-	if (!msg) {
-		err = -NLE_NOMEM;
-		goto out;
-	}
-	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0,
-			 KHUP_NL_CMD_STATS_GET, KHUP_GENL_VERSION)) {
-		err = -NLE_NOMEM;
-		goto out;
-	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, stats_cb, st);
-	err = nl_send_auto(sk, msg);
-	if (err < 0)
-		goto out;
-	err = nl_recvmsgs_default(sk);
-	if (!err)
-		err = nl_wait_for_ack(sk);
-out:
-	nlmsg_free(msg);
-	nl_socket_free(sk);
-	if (err < 0) {
-		err_msg("khup netlink statistics: %s", nl_geterror(err));
-		return -EIO;
-	}
-	return 0;
-}
+/* ---- status ---- */
 
 /* The daemon's state file: "key value" lines, then "image ..." lines. */
 static bool daemon_running(pid_t *pid, unsigned long *ttl)
@@ -543,75 +419,70 @@ static bool daemon_running(pid_t *pid, unsigned long *ttl)
 	return alive;
 }
 
+static bool debugfs_has(const char *what)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/kho/%s", debugfs, what);
+	return access(path, F_OK) == 0;
+}
+
 static int cmd_status(void)
 {
 	bool loaded = access("/sys/module/khup", F_OK) == 0;
-	char path[512];
-	bool kho_out, kho_in, node_out;
+	bool kho_out = debugfs_has("out"), kho_in = debugfs_has("in");
+	bool node_out = debugfs_has("out/sub_fdts/" KHUP_KHO_NODE);
+	uint64_t stats[64] = { 0 };
+	struct image_set set = { 0 };
+	bool have_stats = false, daemon;
 	unsigned long ttl;
-	struct stats st = { 0 };
-	uint64_t *ids = NULL;
-	uint32_t nimg = 0;
-	bool daemon;
 	pid_t dpid;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/kho/out", debugfs);
-	kho_out = access(path, F_OK) == 0;
-	snprintf(path, sizeof(path), "%s/kho/in", debugfs);
-	kho_in = access(path, F_OK) == 0;
-	snprintf(path, sizeof(path), "%s/kho/out/sub_fdts/%s", debugfs,
-		 KHUP_KHO_NODE);
-	node_out = access(path, F_OK) == 0;
 	daemon = daemon_running(&dpid, &ttl);
-	if (loaded) {
-		if (!open_dev() && image_ids(&ids, &nimg))
-			nimg = 0;
-		get_stats(&st);
+	if (loaded && !open_nl()) {
+		if (all_images(&set))
+			set.n = 0;
+		have_stats = khup_nr_stats <= 64 &&
+			     !khup_nl_get_stats(nl, stats);
+		if (!have_stats)
+			err_msg("khup netlink statistics: %s", khup_nl_error());
 	}
-	if (json) {
-		printf("{\"module_loaded\":%s,\"kho_out\":%s,\"kho_in\":%s,"
-		       "\"node_published\":%s,\"images\":%u,\"daemon\":",
-		       loaded ? "true" : "false", kho_out ? "true" : "false",
-		       kho_in ? "true" : "false",
-		       node_out ? "true" : "false", nimg);
-		if (daemon)
-			printf("{\"pid\":%d,\"ttl\":%lu}", dpid, ttl);
-		else
-			printf("null");
-		printf(",\"stats\":");
-		if (st.have) {
-			putchar('{');
-			for (i = 0; i < NR_STATS; i++)
-				printf("%s\"%s\":%llu", i ? "," : "",
-				       stats_attrs[i].name,
-				       (unsigned long long)st.v[i]);
-			putchar('}');
-		} else {
-			printf("null");
-		}
-		printf("}\n");
+	out_open_object(NULL);
+	out_bool(OUT_JSON, "module_loaded", NULL, loaded);
+	out_str(OUT_TEXT, NULL, "module:      %s\n", loaded ? "loaded" : "not loaded");
+	out_bool(OUT_JSON, "kho_out", NULL, kho_out);
+	out_bool(OUT_JSON, "kho_in", NULL, kho_in);
+	out_text("KHO:         %s%s\n",
+		 kho_out ? "enabled" : "not visible (kho=on? debugfs?)",
+		 kho_in ? ", booted by kexec with a handover" : "");
+	out_bool(OUT_JSON, "node_published", NULL, node_out);
+	out_text("khup node:   %s\n", node_out ?
+		 "published for the next kexec" : "not published");
+	out_u64(OUT_ANY, "images", "images:      %" PRIu64 "\n", set.n);
+	if (daemon) {
+		out_open_object("daemon");
+		out_s64(OUT_ANY, "pid", "khupd:       running, pid %" PRId64, dpid);
+		out_u64(OUT_ANY, "ttl", ", ttl %" PRIu64 "s\n", ttl);
+		out_close_object();
 	} else {
-		printf("module:      %s\n", loaded ? "loaded" : "not loaded");
-		printf("KHO:         %s%s\n",
-		       kho_out ? "enabled" : "not visible (kho=on? debugfs?)",
-		       kho_in ? ", booted by kexec with a handover" : "");
-		printf("khup node:   %s\n", node_out ?
-		       "published for the next kexec" : "not published");
-		printf("images:      %u\n", nimg);
-		if (daemon)
-			printf("khupd:       running, pid %d, ttl %lus\n", dpid,
-			       ttl);
-		else
-			printf("khupd:       not running\n");
-		if (st.have) {
-			printf("statistics:\n");
-			for (i = 0; i < NR_STATS; i++)
-				printf("  %-20s %llu\n", stats_attrs[i].name,
-				       (unsigned long long)st.v[i]);
-		}
+		out_null(OUT_ANY, "daemon", "khupd:       not running\n");
 	}
-	free(ids);
+	if (have_stats) {
+		out_open_object("stats");
+		out_text("statistics:\n");
+		for (i = 0; i < khup_nr_stats; i++) {
+			out_str(OUT_TEXT, NULL, "  %-20s", khup_stats[i].name);
+			out_u64(OUT_ANY, khup_stats[i].name, " %" PRIu64 "\n",
+				stats[i]);
+		}
+		out_close_object();
+	} else {
+		out_null(OUT_JSON, "stats", NULL);
+	}
+	out_close_object();
+	out_end();
+	free(set.v);
 	return loaded ? EXIT_OK : EXIT_NOMODULE;
 }
 
@@ -700,102 +571,68 @@ static void indent(int depth)
 	int i;
 
 	for (i = 0; i < depth; i++)
-		fputs("    ", stdout);
+		out_text("    ");
 }
 
-/* Prints one property: "name = value". */
+/* Prints one property: "name = value" (JSON: "name":value). */
 static void print_prop(const char *name, const void *val, int len, int depth)
 {
 	bool is_size = !strcmp(name, "size") || !strcmp(name, "blob-size") ||
 		       !strcmp(name, "table-size");
+	bool is_addr = !strcmp(name, "start") ||
+		       !strcmp(name, "preserved-data") ||
+		       !strcmp(name, "preserved-memory-map") ||
+		       !strcmp(name, "table");
+	char b[32];
 	int i;
 
-	if (json) {
-		json_str(name);
-		putchar(':');
-		if (printable(val, len))
-			json_str(val);
-		else if (len == 4 || len == 8)
-			printf("%llu", (unsigned long long)
-			       prop_u64(val, len, native_prop(name)));
-		else if (len == 0)
-			printf("true");
-		else
-			printf("\"<%d bytes>\"", len);
-		return;
-	}
 	indent(depth);
-	printf("%s", name);
+	out_text("%s%s", name, len ? " = " : "\n");
 	if (!len) {
-		putchar('\n');
-		return;
-	}
-	printf(" = ");
-	if (printable(val, len)) {
-		printf("\"%s\"\n", (const char *)val);
+		out_bool(OUT_JSON, name, NULL, true);
+	} else if (printable(val, len)) {
+		out_str(OUT_ANY, name, "\"%s\"\n", val);
 	} else if (len == 4 || len == 8) {
 		uint64_t v = prop_u64(val, len, native_prop(name));
 
-		if (is_size) {
-			char b[32];
-
-			human_bytes(v, b, sizeof(b));
-			printf("%llu (%s)\n", (unsigned long long)v, b);
-		} else if (!strcmp(name, "start") ||
-			   !strcmp(name, "preserved-data") ||
-			   !strcmp(name, "preserved-memory-map") ||
-			   !strcmp(name, "table")) {
-			printf("0x%llx\n", (unsigned long long)v);
-		} else {
-			printf("%llu\n", (unsigned long long)v);
-		}
+		out_u64(OUT_ANY, name, is_addr ? "0x%" PRIx64 : "%" PRIu64, v);
+		if (is_size)
+			out_text(" (%s)", khup_human_bytes(v, b, sizeof(b)));
+		out_text("\n");
 	} else {
-		printf("<%d bytes:", len);
+		snprintf(b, sizeof(b), "<%d bytes>", len);
+		out_str(OUT_JSON, name, NULL, b);
+		out_text("<%d bytes:", len);
 		for (i = 0; i < len && i < 16; i++)
-			printf(" %02x", ((const unsigned char *)val)[i]);
-		printf("%s>\n", len > 16 ? " ..." : "");
+			out_text(" %02x", ((const unsigned char *)val)[i]);
+		out_text("%s>\n", len > 16 ? " ..." : "");
 	}
 }
 
 /* Prints node @off of @fdt and everything under it. */
 static void print_node(const void *fdt, int off, const char *name, int depth)
 {
-	int prop, child, len, n = 0;
+	int prop, child, len;
 
-	if (json) {
-		putchar('{');
-		json_str("name");
-		putchar(':');
-		json_str(name);
-	} else {
-		indent(depth);
-		printf("%s {\n", name);
-	}
+	out_open_object(NULL);
+	indent(depth);
+	out_str(OUT_ANY, "name", "%s {\n", name);
 	fdt_for_each_property_offset(prop, fdt, off) {
 		const char *pname;
 		const void *val = fdt_getprop_by_offset(fdt, prop, &pname,
 							&len);
 
-		if (!val)
-			continue;
-		if (json)
-			putchar(',');
-		print_prop(pname, val, len, depth + 1);
+		if (val)
+			print_prop(pname, val, len, depth + 1);
 	}
-	if (json)
-		printf(",\"children\":[");
-	fdt_for_each_subnode(child, fdt, off) {
-		if (json && n++)
-			putchar(',');
+	out_open_array("children");
+	fdt_for_each_subnode(child, fdt, off)
 		print_node(fdt, child, fdt_get_name(fdt, child, NULL),
 			   depth + 1);
-	}
-	if (json) {
-		printf("]}");
-	} else {
-		indent(depth);
-		printf("}\n");
-	}
+	out_close_array();
+	indent(depth);
+	out_text("}\n");
+	out_close_object();
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -843,62 +680,54 @@ static int cmd_fdt(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/kho/%s/fdt", debugfs, dir);
 	root = read_file(path, &len);
-	if (json) {
-		printf("{\"tree\":\"%s\",\"compatible\":", dir);
-	} else {
-		printf("kho/%s {\n", dir);
-	}
+	out_open_object(NULL);
+	out_str(OUT_ANY, "tree", "kho/%s {\n", dir);
 	if (root && len >= sizeof(struct fdt_header) &&
 	    !fdt_check_header(root) && fdt_totalsize(root) <= len) {
 		const char *c = fdt_getprop(root, 0, "compatible", NULL);
 
-		if (json)
-			json_str(c ? c : "");
-		else
-			printf("    compatible = \"%s\"\n", c ? c : "");
-	} else if (json) {
-		printf("null");
-	} else if (root && len >= sizeof(struct fdt_header) &&
-		   !fdt_check_header(root)) {
+		out_str(OUT_ANY, "compatible", "    compatible = \"%s\"\n",
+			c ? c : "");
+	} else {
+		out_null(OUT_JSON, "compatible", NULL);
 		/*
 		 * kho/out/fdt is a debugfs blob sized when KHO started; the
 		 * root grows as sub trees are added, so it reads truncated.
 		 */
-		printf("    (root blob in debugfs truncated: %zu of %u bytes)\n",
-		       len, fdt_totalsize(root));
-	} else {
-		printf("    (root blob not readable as an FDT)\n");
+		if (root && len >= sizeof(struct fdt_header) &&
+		    !fdt_check_header(root))
+			out_text("    (root blob in debugfs truncated: %zu of %u bytes)\n",
+				 len, fdt_totalsize(root));
+		else
+			out_text("    (root blob not readable as an FDT)\n");
 	}
 	free(root);
-	if (json)
-		printf(",\"nodes\":[");
+	out_open_array("nodes");
 	for (i = 0; i < nnames; i++) {
 		void *blob;
 
 		snprintf(path, sizeof(path), "%s/kho/%s/sub_fdts/%s", debugfs,
 			 dir, names[i]);
 		blob = read_file(path, &len);
-		if (json && i)
-			putchar(',');
 		if (blob && len >= sizeof(struct fdt_header) &&
 		    !fdt_check_header(blob) && fdt_totalsize(blob) <= len) {
 			print_node(blob, 0, names[i], 1);
-		} else if (json) {
-			printf("{\"name\":");
-			json_str(names[i]);
-			printf(",\"blob_bytes\":%zu}", blob ? len : 0);
 		} else {
-			printf("    %s: blob of %zu bytes (not an FDT)\n",
-			       names[i], blob ? len : 0);
+			out_open_object(NULL);
+			out_str(OUT_ANY, "name", "    %s: ", names[i]);
+			out_u64(OUT_ANY, "blob_bytes",
+				"blob of %" PRIu64 " bytes (not an FDT)\n",
+				blob ? len : 0);
+			out_close_object();
 		}
 		free(blob);
 		free(names[i]);
 	}
 	free(names);
-	if (json)
-		printf("]}\n");
-	else
-		printf("}\n");
+	out_close_array();
+	out_text("}\n");
+	out_close_object();
+	out_end();
 	return rc;
 }
 
@@ -955,7 +784,7 @@ int main(int argc, char **argv)
 	/* Options may come before or after the command. */
 	for (i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
+			out_init(true, NULL);
 	while ((c = getopt_long(argc, argv, "+jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What khupctl's command files share: exit codes, options, output helpers
- * and the /dev/khup handle (khupctl.c).
+ * What khupctl's command files share: exit codes, options, the /dev/khup
+ * handle (khupctl.c), and the output path and helpers of lib/.
  */
 #ifndef KHUP_TOOLS_KHUPCTL_H
 #define KHUP_TOOLS_KHUPCTL_H
@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "out.h"	/* lib/: text and JSON output */
+#include "util.h"	/* lib/: state names, sizes, times */
 
 /* Exit codes (doc/tools.md). */
 enum {
@@ -20,14 +23,11 @@ enum {
 	EXIT_NOKHO = 5,		/* no KHO tree in debugfs */
 };
 
-extern bool json;
 extern const char *debugfs;
 
 void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int open_dev(void);
 int kio(unsigned long cmd, void *arg);
-void json_str(const char *s);
-void human_bytes(uint64_t b, char *buf, size_t len);
 
 /* prepare.c */
 int cmd_prepare(int argc, char **argv);

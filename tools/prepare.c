@@ -163,36 +163,33 @@ static void prepare_task(struct prep_task *t)
 		ptrace(PTRACE_DETACH, t->pid, NULL, NULL);
 }
 
-static void print_task(const struct prep_task *t, bool dry, bool first)
+static void print_task(const struct prep_task *t, bool dry)
 {
 	double share = t->before.present ?
 		100.0 * t->before.in_scratch / t->before.present : 0;
 
-	if (json) {
-		printf("%s{\"pid\":%d,\"comm\":", first ? "" : ",", t->pid);
-		json_str(t->comm);
-		printf(",\"present_pages\":%" PRIu64 ",\"in_scratch_pages\":%"
-		       PRIu64, t->before.present, t->before.in_scratch);
-		if (!dry)
-			printf(",\"prepared_pages\":%" PRIu64
-			       ",\"migrated_pages\":%" PRIu64
-			       ",\"in_scratch_after\":%" PRIu64,
-			       t->looked, t->migrated, t->after);
-		if (t->err) {
-			printf(",\"error\":");
-			json_str(strerror(-t->err));
-		}
-		putchar('}');
-		return;
+	out_open_object(NULL);
+	out_s64(OUT_ANY, "pid", "pid %" PRId64, t->pid);
+	out_str(OUT_ANY, "comm", " (%s): ", t->comm);
+	out_u64(OUT_ANY, "present_pages", "%" PRIu64 " pages present, ",
+		t->before.present);
+	out_u64(OUT_ANY, "in_scratch_pages", "%" PRIu64 " in scratch",
+		t->before.in_scratch);
+	out_text(" (%.1f %%)", share);
+	if (!dry) {
+		/* text: only what a task that went through has */
+		enum out_when w = t->err ? OUT_JSON : OUT_ANY;
+
+		out_u64(w, "prepared_pages", "; moved %" PRIu64, t->looked);
+		out_u64(w, "migrated_pages", " (migrated %" PRIu64 ")",
+			t->migrated);
+		out_u64(w, "in_scratch_after", "; in scratch now: %" PRIu64,
+			t->after);
 	}
-	printf("pid %d (%s): %" PRIu64 " pages present, %" PRIu64
-	       " in scratch (%.1f %%)", t->pid, t->comm, t->before.present,
-	       t->before.in_scratch, share);
-	if (!dry && !t->err)
-		printf("; moved %" PRIu64 " (migrated %" PRIu64
-		       "); in scratch now: %" PRIu64, t->looked, t->migrated,
-		       t->after);
-	putchar('\n');
+	if (t->err)
+		out_str(OUT_JSON, "error", NULL, strerror(-t->err));
+	out_text("\n");
+	out_close_object();
 }
 
 static void read_comm(pid_t pid, char *buf, size_t len)
@@ -211,7 +208,7 @@ static void read_comm(pid_t pid, char *buf, size_t len)
 
 int cmd_prepare(int argc, char **argv)
 {
-	bool dry = false, tree = false, first = true;
+	bool dry = false, tree = false;
 	struct pid_list pids = { 0 };
 	struct khup_scratch s;
 	char size[32];
@@ -262,12 +259,13 @@ int cmd_prepare(int argc, char **argv)
 		if (add_descendants(&pids, pids.v[k]))
 			return EXIT_FAIL;
 
-	human_bytes(s.pages * sysconf(_SC_PAGESIZE), size, sizeof(size));
-	if (json)
-		printf("{\"scratch_bytes\":%" PRIu64 ",\"scratch_ranges\":%d,"
-		       "\"tasks\":[", s.pages * sysconf(_SC_PAGESIZE), s.n);
-	else
-		printf("KHO scratch: %s in %d range(s)\n", size, s.n);
+	out_open_object(NULL);
+	out_u64(OUT_JSON, "scratch_bytes", NULL, s.pages * sysconf(_SC_PAGESIZE));
+	out_str(OUT_TEXT, NULL, "KHO scratch: %s",
+		khup_human_bytes(s.pages * sysconf(_SC_PAGESIZE), size,
+				 sizeof(size)));
+	out_s64(OUT_ANY, "scratch_ranges", " in %" PRId64 " range(s)\n", s.n);
+	out_open_array("tasks");
 	for (k = 0; k < pids.n; k++) {
 		struct prep_task t = { .pid = pids.v[k] };
 		struct khup_scan after = { 0 };
@@ -289,14 +287,14 @@ int cmd_prepare(int argc, char **argv)
 				strerror(-t.err));
 		if (t.err)
 			rc = EXIT_FAIL;
-		if (!t.err || json) {
-			print_task(&t, dry, first);
-			first = false;
-		}
+		/* a failed task is an error line in text, a member in JSON */
+		if (!t.err || out_json())
+			print_task(&t, dry);
 		khup_scan_free(&t.before);
 	}
-	if (json)
-		printf("]}\n");
+	out_close_array();
+	out_close_object();
+	out_end();
 	free(pids.v);
 	return rc;
 }

@@ -3,8 +3,8 @@
 #
 # install.sh: what 'make install' puts on a host is there and works there,
 # checked on the host in seconds (no VM, no root needed): stages 'make
-# install-programs' (make install without the CRIU plugin, which needs a
-# CRIU build) in a temporary DESTDIR, then checks the file list, the unit
+# install-programs' and, apart, khup's CRIU and plugin (which need the CRIU
+# build) in temporary DESTDIRs, then checks the file lists, the unit
 # (its Documentation= pages exist, systemd-analyze verify), each man page
 # with man -l, --version of each program against scripts/version, khupd's
 # settings file, and the bash completion sourced in bash. KTAP output,
@@ -104,6 +104,31 @@ check "dkms.conf names khup $base and builds kernel/khup.ko" bash -c "
 	[ \"\$PACKAGE_NAME/\$PACKAGE_VERSION\" = khup/$base ] &&
 	[ \"\${BUILT_MODULE_NAME[0]}\" = khup ] && [ \"\${BUILT_MODULE_LOCATION[0]}\" = kernel/ ] &&
 	[ \"\$BUILD_EXCLUSIVE_CONFIG\" = CONFIG_KEXEC_HANDOVER ]"
+
+# --- khup's CRIU and plugin: beside, never instead of, the distribution's ------
+# (make test builds CRIU before this runs; on its own, make check-install
+# builds it.) A stock CRIU loads every plugin in /usr/lib/criu and refuses
+# khup's, so nothing may land there, nor a criu on PATH.
+full=$work/full
+check "make install-plugin install-criu DESTDIR=<tmp> succeeds" \
+	make -s -C "$top" install-plugin install-criu DESTDIR="$full"
+expected="usr/local/lib/khup/criu
+usr/local/lib/khup/plugins/khup_plugin.so"
+(cd "$full" 2>/dev/null && find . \( -type f -o -type l \) | sed 's|^\./||' | sort) >"$work/files"
+diff -u <(echo "$expected") "$work/files" >"$work/diff"
+result $? "CRIU and the plugin go to $prefix/lib/khup only (not /usr/lib/criu, not PATH)" "$work/diff"
+check "the installed CRIU is the patched one (criu --help names --kho)" \
+	grep -q -- '--kho' <("$full$prefix/lib/khup/criu" --help 2>&1)
+check "khup-upgrade's default CRIU directory is $prefix/lib/khup" \
+	grep -qx "KHUP_LIBDIR=$prefix/lib/khup" "$sbin/khup-upgrade"
+rm -rf "$work/full2"
+check "KHUPLIBDIR=/opt/khup moves CRIU, plugin and khup-upgrade's default together" bash -c "
+	make -s -C '$top' install-plugin install-criu install-programs DESTDIR='$work/full2' KHUPLIBDIR=/opt/khup &&
+	test -x '$work/full2/opt/khup/criu' && test -f '$work/full2/opt/khup/plugins/khup_plugin.so' &&
+	grep -qx 'KHUP_LIBDIR=/opt/khup' '$work/full2$prefix/sbin/khup-upgrade'"
+# That rebuilt build/tools/khup-upgrade for /opt/khup: back to the default,
+# which the VM tests run (the next checks use $dest's copies anyway).
+make -s -C "$top" programs >/dev/null 2>&1
 
 # --- the unit ------------------------------------------------------------
 unit=$dest/lib/systemd/system/khupd.service

@@ -14,6 +14,7 @@ int main(int argc, char **argv)
 	test_fdt(outdir);
 	test_format(outdir);
 	test_tracedat(outdir);
+	test_out(outdir);
 	printf("1..%d\n", ktap_n);
 	printf("%d passed, %d failed\n", ktap_n - ktap_failed, ktap_failed);
 	return ktap_failed ? 1 : 0;
