@@ -23,7 +23,7 @@ VMFLAGS ?=
 PREFIX ?= /usr/local
 KHUPLIBDIR ?= $(PREFIX)/lib/khup
 
-.PHONY: all help deps deps-build kernel kernel-bench test-debug criu plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
+.PHONY: all help deps deps-build kernel kernel-bench test-debug criu zdtm-build zdtm plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
 
 all: userspace man
 
@@ -48,6 +48,8 @@ help:
 	@echo 'make kernel-bench  build the benchmarks kernel, 7.2 without debug checks (cached)'
 	@echo 'make criu       build patched CRIU (cached)'
 	@echo 'make plugin     build the CRIU plugin khup_plugin.so'
+	@echo "make zdtm-build build CRIU's test suite ZDTM from the CRIU source (build/zdtm)"
+	@echo 'make zdtm       every ZDTM static test with --kho in a VM (long; tests/zdtm/)'
 	@echo 'make modules    build khup.ko for each test kernel'
 	@echo 'make unit       run the host unit tests'
 	@echo 'make check-install  stage make install in a temporary DESTDIR; check man, --version, completion, unit'
@@ -78,6 +80,16 @@ kernel: deps
 criu: deps-build
 	scripts/build-criu >/dev/null
 	scripts/build-criu --stock >/dev/null
+
+# CRIU's test suite ZDTM, from the CRIU source the build has (build/zdtm),
+# for the zdtm-* VM tests and criu-kho-modes (pycriu, libcriu).
+zdtm-build: criu
+	@scripts/build-zdtm >/dev/null
+
+# Every static ZDTM test through zdtm.py with --kho on dump and restore, in
+# one VM (hours under TCG; tests/zdtm/exclude lists what is not run).
+zdtm: kernel plugin modules userspace zdtm-build
+	tests/vm/run $(VMFLAGS) tests/zdtm/all.sh
 
 plugin: criu
 	@$(MAKE) -C criu-plugin CRIU_DIR=$$(scripts/build-criu --path) O=$(BUILD)/criu-plugin
@@ -112,13 +124,13 @@ unit:
 check-install:
 	@tests/host/install.sh
 
-vmtest: kernel plugin modules userspace
+vmtest: kernel plugin modules userspace zdtm-build
 	tests/vm/run $(VMFLAGS)
 
 # Unit tests, checkpatch and the harness self-test first, then the VM tests
 # and the benchmark smoke run; all always run so one failure does not hide
 # another; the last line adds them up (scripts/run-tests).
-test: kernel plugin modules userspace
+test: kernel plugin modules userspace zdtm-build
 	scripts/run-tests $(VMFLAGS)
 
 # The module, criu and daemon VM tests again on the debug kernel, where a
@@ -130,7 +142,7 @@ test: kernel plugin modules userspace
 DEBUG_TESTS = $(filter-out %upgrade.sh %scale.sh,$(wildcard tests/vm/tests/module-*.sh \
 	tests/vm/tests/criu-kho-*.sh tests/vm/tests/daemon-*.sh))
 FUZZ_OPS_DEBUG ?= 100000
-test-debug: kernel plugin modules userspace
+test-debug: kernel plugin modules userspace zdtm-build
 	KHUP_FUZZ_OPS=$(FUZZ_OPS_DEBUG) tests/vm/run --kernel $(DEBUG_KERNEL) --timeout-factor 3 --jobs $$(nproc) $(VMFLAGS) $(DEBUG_TESTS)
 
 demo: kernel plugin modules userspace
