@@ -131,15 +131,25 @@ static int retrieve(int session, uint64_t token, const char *what)
 	return r.fd;
 }
 
-/* Leaves a child holding every open fd; the parent returns its pid. */
+/*
+ * Leaves a child holding every open fd but the standard ones (a caller
+ * reading our output must see it end); the parent returns its pid.
+ */
 static pid_t hold_in_background(void)
 {
-	pid_t pid = fork();
+	pid_t pid;
+	int null;
 
+	fflush(NULL);
+	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid)
 		return pid;
+	null = open("/dev/null", O_RDWR);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0)
+		_exit(1);
 	setsid();
 	for (;;)
 		pause();
