@@ -233,13 +233,15 @@ dump_disk() {
 	check "rep $r disk: pages-*.img hold the workload" test "$(pages_img_bytes "$img")" -ge $((BENCH_MIB * 1048576))
 }
 
-# dump_luo REP: the LUO-memfd baseline. Stock CRIU dumps to tmpfs, then
+# dump_luo REP: the LUO-memfd baseline (the workload's own directory on the
+# ext4 disk, as for the other modes: it must outlive the kexec). Stock CRIU
+# dumps to tmpfs, then
 # luo-images copies every image into a memfd preserved by LUO (session
 # luo-REP) and deletes the tmpfs copy; a process it leaves holds the
 # session open until the kexec. The dump is both steps; the peak memory
 # beyond the dumped process is the image (tmpfs, then memfd), measured.
 dump_luo() {
-	local r=$1 wl=/tmp/luo-wl-$r img=/tmp/luo-img-$r pid t0 t1 t2
+	local r=$1 wl=$MNT/luo-wl-$r img=/tmp/luo-img-$r pid t0 t1 t2
 	check "rep $r luo: workload starts" bw_start "$wl" 25000
 	pid=$(kv "$wl/ready" pid)
 	put "$r" luo pages "$(kv "$wl/ready" pages)"
@@ -271,7 +273,7 @@ dump_luo() {
 
 # restore_luo REP: the memfds retrieved in place, CRIU reads them by path
 restore_luo() {
-	local r=$1 wl=/tmp/luo-wl-$r img=/tmp/luo-img-$r t0 t1 t2 holder
+	local r=$1 wl=$MNT/luo-wl-$r img=/tmp/luo-img-$r t0 t1 t2 holder
 	put "$r" luo handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
 	memwatch_start
 	work_snap /tmp/work
