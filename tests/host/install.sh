@@ -157,7 +157,7 @@ check "khup-restore.service runs only after a kexec by khup-upgrade, after khupd
 	grep -qx 'Requires=khupd.service' '$dest/lib/systemd/system/khup-restore.service'"
 check "the generator runs the installed khup-upgrade" \
 	grep -q "^\[ -x \"\$upgrade\" \] || upgrade=$prefix/sbin/khup-upgrade" "$dest/lib/systemd/system-generators/khup-restore-generator"
-# systemd-analyze comes with scripts/deps (package systemd): required: the check fails without it.
+# systemd-analyze comes with scripts/deps (package systemd) and is required: the check fails without it.
 # verify checks that executables exist: ExecReload's kill too
 install -D /bin/kill "$dest/bin/kill"
 check "systemd-analyze verify accepts the units" \
@@ -189,7 +189,7 @@ done
 # Exit 2 is a bad setting. With settings that parse, khupd goes on: it stops
 # at loading the module (exit 3) where khup.ko is not loaded, finds another
 # khupd (5), or runs until the timeout (124) — any of them but 2 means the
-# file was read and accepted, so this runs on every host, on no host left out.
+# file was read and accepted, so this check runs on every host.
 khupd_rc() {
 	timeout 5 "$sbin/khupd" --foreground --state-dir "$work/state" \
 		--module /nonexistent/khup.ko "$@" >"$work/out" 2>&1
