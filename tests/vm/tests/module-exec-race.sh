@@ -14,9 +14,12 @@ stage1() {
 	# The checkpointing user may open /dev/khup (as a deployment that
 	# grants it to a checkpoint user would); it is not root.
 	check "/dev/khup opened to uid $uid" chown "$uid" /dev/khup
+	# Its pins are charged to uid $uid's RLIMIT_MEMLOCK; a round may pin
+	# the same pages a few hundred times before the detach, so the limit
+	# is lifted: the race, not the limit, is under test (module-pin-limit
+	# tests the limit).
 	check "$rounds rounds of the detach-and-exec race: no privileged page pinned" \
-		bash -c "setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all,+checkpoint_restore --ambient-caps=-all,+checkpoint_restore '$KHUP_BUILD/progs/khup-exec-race' '$rounds' $bin >'$OUT/race.out' 2>&1"
-	sed 's/^/#   /' "$OUT/race.out" | tail -n 20
+		bash -c "prlimit --memlock=unlimited:unlimited setpriv --reuid=$uid --regid=$uid --clear-groups --inh-caps=-all,+checkpoint_restore --ambient-caps=-all,+checkpoint_restore '$KHUP_BUILD/progs/khup-exec-race' '$rounds' $bin >'$OUT/race.out' 2>&1; rc=\$?; tail -n 2 '$OUT/race.out'; exit \$rc"
 	check "pins of the tracee went through before the detach and were refused after it" \
 		grep -Eq "^$rounds rounds as uid $uid: [1-9][0-9]* pins before the detach, [1-9][0-9]* attempts refused after it, [0-9]+ pins after it, 0 other errors, 0 rounds with privileged pages" "$OUT/race.out"
 	chown root /dev/khup
