@@ -20,10 +20,11 @@
  *       which is what a copying restore does).
  *   bench-workload calib
  *       The calibration loop of bench/run, run the same on the host and in
- *       the guest: copy 16 MiB into freshly mapped pages (each faulted in
- *       by the copy, as a copying restore does), 16 rounds; print
- *       "calib_ns_per_page N", the fastest round's ns per 4 KiB page (the
- *       least disturbed by other load), and "calib_median_ns_per_page M".
+ *       the guest: copy 2 MiB into freshly mapped 4 KiB pages (each faulted
+ *       in by the copy, as a copying restore does), 128 rounds; print
+ *       "calib_ns_per_page N", the fastest round's ns per page, and
+ *       "calib_median_ns_per_page M". Short rounds, so that on a loaded
+ *       host the fastest is one no other task interrupted.
  *   bench-workload memwatch STOPFILE OUTFILE
  *       Sample MemFree from /proc/meminfo (nothing else: a reader of
  *       /proc/zoneinfo costs the single emulated CPU far more) every
@@ -220,8 +221,8 @@ static int do_memcpy(int mib)
 	return 0;
 }
 
-#define CALIB_MIB 16
-#define CALIB_ROUNDS 16
+#define CALIB_MIB 2
+#define CALIB_ROUNDS 128
 
 static int cmp_u64(const void *a, const void *b)
 {
