@@ -8,7 +8,7 @@
 #   BENCH_DISKS="D.." names of the throttled reference disks, in the order
 #                    of tests/vm/run's --disk-throttle options (bench/run:
 #                    "nvme sata"); each adds a mode disk-D on the disk with
-#                    serial khup-diskN. Empty: only the unthrottled /dev/vda
+#                    serial khup-diskN. Empty: only the unthrottled disk
 # The host side reads them when it sources this file for VM_*; they reach
 # the guest on the kernel command line (khupbench.cfg=MIB:THP:REPS and
 # khupbench.disks=D,D), which init passes on to every kexec'd stage.
@@ -18,7 +18,7 @@
 # same dump, criu restore --kho --lazy-pages with criu lazy-pages --kho),
 # luo (stock CRIU to tmpfs, the images copied into memfds preserved by
 # LUO, bench/luo-images), disk (stock CRIU to ext4 on the unthrottled
-# /dev/vda: a labelled reference only) and disk-D (the same on the
+# VM_DISK disk: a labelled reference only) and disk-D (the same on the
 # throttled reference disk D).
 #
 # Stages (REPS + 1 of them, one kexec between each):
@@ -84,22 +84,28 @@ modes_for() {
 	fi
 }
 
-# disk_dev MODE: the block device of disk mode MODE (disk: vda; disk-D:
-# the disk whose serial is khup-diskN, D being the Nth of BENCH_DISKS)
+# disk_dev MODE: the block device of disk mode MODE, found by its serial
+# (the guest's order of the virtio disks is not the command line's): disk
+# is the VM_DISK one, which has none; disk-D is the one with serial
+# khup-diskN, D being the Nth of BENCH_DISKS (tests/vm/run --disk-throttle)
 disk_dev() {
-	local d n=0 b
-	[ "$1" = disk ] && { echo vda; return; }
+	local d n=0 want= b
 	for d in $BENCH_DISKS; do
 		n=$((n + 1))
-		[ "disk-$d" = "$1" ] || continue
-		for b in /sys/block/vd*; do
-			[ "$(cat "$b/serial" 2>/dev/null)" = "khup-disk$n" ] && { basename "$b"; return; }
-		done
+		[ "disk-$d" = "$1" ] && want=khup-disk$n
+	done
+	[ "$1" = disk ] || [ -n "$want" ] || return 1
+	for b in /sys/block/vd*; do
+		case $(cat "$b/serial" 2>/dev/null) in
+		"$want") basename "$b"; return ;;
+		khup-disk*) ;;
+		*) [ -n "$want" ] || { basename "$b"; return; } ;;
+		esac
 	done
 	return 1
 }
 # disk_mnt MODE: where disk mode MODE's ext4 is mounted (the workloads of
-# every mode live on /dev/vda's, $MNT)
+# every mode live on disk's, $MNT)
 disk_mnt() { if [ "$1" = disk ]; then echo "$MNT"; else echo "$MNT-${1#disk-}"; fi; }
 
 # pid_base MODE: each mode's workload gets pids of its own
@@ -451,14 +457,14 @@ dump_khup() {
 	put "$r" "$m" prepare_migrated $(($(nlstat prepare_migrated) - c0))
 	p0=$(nlstat pin_ns) pn0=$(nlstat pinned) s0=$(nlstat seal_ns) sn0=$(nlstat preserved) c0=$(nlstat cma_migrated)
 	sync
-	w0=$(dev_written vda)
+	w0=$(dev_written "$(disk_dev disk)")
 	work_snap /tmp/work
 	t0=$(now)
 	check "rep $r $m: criu dump --kho" "$CRIU" dump --kho -t "$pid" -D "$img" --libdir "$KHUP_PLUGIN_DIR" -v2 -o dump.log
 	sync
 	t1=$(now)
 	work_put "$r" "$m" dump /tmp/work
-	w1=$(dev_written vda)
+	w1=$(dev_written "$(disk_dev disk)")
 	bw_gone "$wl"
 	show_log "$img/dump.log"
 	put "$r" "$m" dump_ns $((t1 - t0))
@@ -595,7 +601,9 @@ bench_stage() {
 			disk*) dump_disk "$r" "$m" ;;
 			esac
 		done
-		for m in disk $(for d in $BENCH_DISKS; do echo "disk-$d"; done); do umount "$(disk_mnt "$m")"; done
+		for m in disk $(for d in $BENCH_DISKS; do echo "disk-$d"; done); do
+			check "umount the ext4 disk of $m" umount "$(disk_mnt "$m")"
+		done
 		sync
 		touch "$OUT/t.end.$r"
 	fi
