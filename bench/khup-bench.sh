@@ -528,8 +528,15 @@ restore_lazy() {
 	memwatch_start
 	work_snap /tmp/work
 	t0=$(now)
-	check "rep $r lazy: criu restore --kho --lazy-pages" lazy_restore restore.log
-	t1=$(now)
+	if lazy_restore restore.log; then
+		t1=$(now)
+		pass "rep $r lazy: criu restore --kho --lazy-pages"
+	else
+		t1=$(now)
+		fail "rep $r lazy: criu restore --kho --lazy-pages" "failed; its log: $IMG/restore.log"
+		# the daemon would wait for the restore's tasks for ever
+		kill "$lazypid" 2>/dev/null
+	fi
 	answer "$r" lazy "$wl" "$t0"
 	# pages of the image not read back yet, just after the answer
 	left=$(khup_images | awk 'NR == FNR { n[$1] = 1; next } $4 in n { print $3 - $5 }' "$MNT/lazy-name-$r" -)
