@@ -8,16 +8,28 @@
  *       or MADV_NOHUGEPAGE ("nothp"). Write DIR/ready ("pid P", "sum S",
  *       "pages N", "huge_kb K" from smaps_rollup) when set up, then wait
  *       for signals: SIGUSR1 recomputes the checksum and writes DIR/report
- *       ("sum S", "ok 1|0"); SIGTERM exits. The caller stays as a
- *       subreaper that reaps the tree (run it with &).
+ *       ("sum S", "ok 1|0"); SIGHUP writes DIR/pong ("time_ns T", the
+ *       CLOCK_REALTIME of the answer) without reading the data: the first
+ *       answer of a lazily restored process, which needs none of its
+ *       lazy memory; SIGTERM exits. The caller stays as a subreaper that
+ *       reaps the tree (run it with &).
  *   bench-workload memcpy MIB
  *       Copy MIB MiB of random data in-process and print "memcpy_ns N"
  *       (destination already faulted in) and "memcpy_fault_ns N"
  *       (destination freshly mapped: every page is faulted in by the copy,
  *       which is what a copying restore does).
+ *   bench-workload calib
+ *       The calibration loop of bench/run, run the same on the host and in
+ *       the guest: copy 2 MiB into freshly mapped 4 KiB pages (each faulted
+ *       in by the copy, as a copying restore does), 128 rounds; print
+ *       "calib_ns_per_page N", the fastest round's ns per page, and
+ *       "calib_median_ns_per_page M". Short rounds, so that on a loaded
+ *       host the fastest is one no other task interrupted.
  *   bench-workload memwatch STOPFILE OUTFILE
- *       Sample MemFree (+ pages on per-cpu free lists) every 10 ms until
- *       STOPFILE exists; write "first_kb F\nlow_kb L\nsamples N" to OUTFILE.
+ *       Sample MemFree from /proc/meminfo (nothing else: a reader of
+ *       /proc/zoneinfo costs the single emulated CPU far more) every
+ *       100 ms until STOPFILE exists; write "first_kb F\nlow_kb L\n
+ *       samples N" to OUTFILE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -140,6 +152,7 @@ static int run(int mib, int thp)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	p = mmap(NULL, len + 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -164,6 +177,14 @@ static int run(int mib, int thp)
 			snprintf(buf, sizeof(buf), "sum %016llx\nok %d\nhuge_kb %ld\n", (unsigned long long)s,
 				 s == sum, huge_kb());
 			write_file("report", buf);
+		}
+		if (sig == SIGHUP) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			snprintf(buf, sizeof(buf), "time_ns %llu\n",
+				 (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec);
+			write_file("pong", buf);
 		}
 		if (sig == SIGTERM)
 			return 0;
@@ -200,10 +221,51 @@ static int do_memcpy(int mib)
 	return 0;
 }
 
+#define CALIB_MIB 2
+#define CALIB_ROUNDS 128
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int calib(void)
+{
+	size_t len = (size_t)CALIB_MIB * MiB, pages = len / 4096;
+	uint64_t t[CALIB_ROUNDS];
+	unsigned char *src, *dst;
+	int i;
+
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	src = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (src == MAP_FAILED)
+		die("mmap");
+	madvise(src, len, MADV_NOHUGEPAGE);
+	fill(src, len);
+	for (i = 0; i < CALIB_ROUNDS; i++) {
+		dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (dst == MAP_FAILED)
+			die("mmap");
+		/* 4 KiB pages on both sides, whatever the THP setting */
+		madvise(dst, len, MADV_NOHUGEPAGE);
+		t[i] = now_ns();
+		memcpy(dst, src, len);
+		t[i] = now_ns() - t[i];
+		if (munmap(dst, len))
+			die("munmap");
+	}
+	qsort(t, CALIB_ROUNDS, sizeof(t[0]), cmp_u64);
+	printf("calib_ns_per_page %.1f\ncalib_median_ns_per_page %.1f\n", (double)t[0] / pages,
+	       (double)t[CALIB_ROUNDS / 2] / pages);
+	return 0;
+}
+
 static long free_kb(void)
 {
 	char line[256];
-	long kb = -1, pcp = 0, n;
+	long kb = -1;
 	FILE *f = fopen("/proc/meminfo", "r");
 
 	if (!f)
@@ -212,20 +274,13 @@ static long free_kb(void)
 		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
 			break;
 	fclose(f);
-	f = fopen("/proc/zoneinfo", "r");
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, " count: %ld", &n) == 1)
-				pcp += n;
-		fclose(f);
-	}
-	return kb + pcp * 4;
+	return kb;
 }
 
 static int memwatch(const char *stop, const char *out)
 {
 	long first = free_kb(), low = first, m, samples = 1;
-	struct timespec ts = { 0, 10 * 1000000L };
+	struct timespec ts = { 0, 100 * 1000000L };
 	FILE *f;
 
 	while (access(stop, F_OK)) {
@@ -250,8 +305,10 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "memcpy"))
 		return do_memcpy(atoi(argv[2]));
+	if (argc == 2 && !strcmp(argv[1], "calib"))
+		return calib();
 	if (argc == 4 && !strcmp(argv[1], "memwatch"))
 		return memwatch(argv[2], argv[3]);
-	fprintf(stderr, "usage: bench-workload run DIR MIB thp|nothp | memcpy MIB | memwatch STOP OUT\n");
+	fprintf(stderr, "usage: bench-workload run DIR MIB thp|nothp | memcpy MIB | calib | memwatch STOP OUT\n");
 	return 2;
 }

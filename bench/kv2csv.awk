@@ -3,6 +3,10 @@
 # bench.kv of one VM run ("REP MODE KEY VALUE", ns and bytes) -> CSV rows,
 # one per (mode, rep), times in ms. Variables: size (MiB), thp (0/1).
 # Usage: awk -v size=N -v thp=T -f kv2csv.awk bench.kv
+# Repetition 0 holds what is per run, not per repetition: mode "calib"
+# (bench/run's calibration: host_ns_per_page, vm_ns_per_page, f, and this
+# VM's own guest_ns_per_page) becomes one row of its own; the throttle_*
+# keys of a disk-D mode go into each of its rows.
 
 BEGIN {
 	ncol = split("size_mib,thp,mode,rep,pages,dump_ms,handover_ms,attach_ms,restore_ms,total_ms," \
@@ -11,7 +15,10 @@ BEGIN {
 		"copy_ms,copy_fault_ms,huge_kb,huge_kb_after,pin_ms,seal_ms,load_restore_ms,cma_migrated," \
 		"prepare_ms,prepare_migrated,kmem_b,dump_extra_b," \
 		"dump_pgalloc,dump_pgfault,dump_pgmigrate,dump_sectors_written," \
-		"restore_pgalloc,restore_pgfault,restore_pgmigrate,restore_compact_stall,restore_thp_alloc,restore_sectors_read", col, ",")
+		"restore_pgalloc,restore_pgfault,restore_pgmigrate,restore_compact_stall,restore_thp_alloc,restore_sectors_read," \
+		"first_answer_ms,fill_ms,fill_mib_s,left_at_answer," \
+		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f," \
+		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write", col, ",")
 }
 
 /^#/ { next }
@@ -30,6 +37,8 @@ END {
 	for (key in seen) {
 		split(key, kk, SUBSEP)
 		r = kk[1]; m = kk[2]
+		if (r == 0 && m != "calib")
+			continue
 		delete o
 		o["size_mib"] = size; o["thp"] = thp; o["mode"] = m; o["rep"] = r
 		o["pages"] = get(r, m, "pages")
@@ -37,7 +46,7 @@ END {
 		o["handover_ms"] = ms(get(r, m, "handover_ns"))
 		o["attach_ms"] = ms(get(r, m, "attach_ns"))
 		o["restore_ms"] = ms(get(r, m, "restore_ns"))
-		if (m == "khup" || m == "disk" || m == "luo") {
+		if (m == "khup" || m == "lazy" || m == "luo" || m ~ /^disk/) {
 			d = get(r, m, "dump_ns"); h = get(r, m, "handover_ns"); a = get(r, m, "attach_ns"); s = get(r, m, "restore_ns")
 			if (d != "" && h != "" && a != "" && s != "")
 				o["total_ms"] = ms(d + h + a + s)
@@ -85,6 +94,19 @@ END {
 		o["restore_compact_stall"] = get(r, m, "restore_vm_compact_stall")
 		o["restore_thp_alloc"] = get(r, m, "restore_vm_thp_fault_alloc")
 		o["restore_sectors_read"] = get(r, m, "restore_sectors_read")
+		o["first_answer_ms"] = ms(get(r, m, "first_answer_ns"))
+		o["fill_ms"] = ms(get(r, m, "fill_ns"))
+		f = get(r, m, "fill_ns")
+		o["fill_mib_s"] = (f == "" || f == 0 || o["pages"] == "") ? "" : sprintf("%.1f", o["pages"] * 4096 / 1048576 / (f / 1e9))
+		o["left_at_answer"] = get(r, m, "left_at_answer")
+		o["calib_host_ns_per_page"] = get(r, m, "host_ns_per_page")
+		o["calib_vm_ns_per_page"] = get(r, m, "vm_ns_per_page")
+		o["calib_guest_ns_per_page"] = get(r, m, "guest_ns_per_page")
+		o["calib_f"] = get(r, m, "f")
+		o["throttle_bps_read"] = get(0, m, "throttle_bps_read")
+		o["throttle_bps_write"] = get(0, m, "throttle_bps_write")
+		o["throttle_iops_read"] = get(0, m, "throttle_iops_read")
+		o["throttle_iops_write"] = get(0, m, "throttle_iops_write")
 		for (i = 1; i <= ncol; i++)
 			printf "%s%s", o[col[i]], i < ncol ? "," : "\n"
 	}

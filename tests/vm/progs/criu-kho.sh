@@ -28,11 +28,12 @@ need_plugin() {
 		CRIU_DIR="$(dirname "$(dirname "$CRIU")")" O="$KHUP_PLUGIN_DIR"
 }
 
-# criu_run LOG ARGS...: run criu with the plugin and full logging, log in -D
+# criu_run LOG ARGS...: run criu with the plugin and full logging (-v4;
+# CRIU_VERBOSITY overrides it: the benchmarks log less), log in -D
 criu_run() {
 	local log=$1
 	shift
-	"$CRIU" "$@" --libdir "$KHUP_PLUGIN_DIR" -v4 -o "$log"
+	"$CRIU" "$@" --libdir "$KHUP_PLUGIN_DIR" "${CRIU_VERBOSITY:--v4}" -o "$log"
 }
 
 # kv FILE KEY: the value of a "key value" line
@@ -290,7 +291,7 @@ lazy_daemon_start() {
 	rm -f "$IMG/khup-lazy.claim"
 	mkdir -p "$LAZY_WD"
 	# not through criu_run: $lazypid must be criu itself, not a subshell
-	"$CRIU" lazy-pages --kho -D "$IMG" -W "$LAZY_WD" --libdir "$KHUP_PLUGIN_DIR" -v4 -o "$IMG/$2" \
+	"$CRIU" lazy-pages --kho -D "$IMG" -W "$LAZY_WD" --libdir "$KHUP_PLUGIN_DIR" "${CRIU_VERBOSITY:--v4}" -o "$IMG/$2" \
 		>"$IMG/$2.out" 2>&1 </dev/null &
 	lazypid=$!
 	if wait_file "$IMG/khup-lazy.claim" 120; then
