@@ -173,56 +173,68 @@ static void read_page(struct gen *g, int fd, int pg, unsigned char *buf)
 	atomic_fetch_add(&nr_bytes, PS);
 }
 
-static void *reader(void *arg)
+/*
+ * Until told to stop: opens a random slot's pages and calls @work on them
+ * (an image just released is skipped).
+ */
+static void on_slots(uint64_t s, void (*work)(struct gen *g, int fd,
+					      uint64_t *s, void *ctx),
+		     void *ctx)
 {
-	uint64_t s = (uintptr_t)arg;
-	unsigned char *buf = malloc(PS);
-	int i;
-
 	while (!stop) {
 		struct gen *g;
 		int fd = open_any(&s, &g);
 
 		if (fd < 0)
 			continue;
-		for (i = 0; i < 16 && !stop; i++)
-			read_page(g, fd, rnd(&s) % SLOT_PAGES, buf);
+		work(g, fd, &s, ctx);
 		close(fd);
 	}
+}
+
+static void read_some(struct gen *g, int fd, uint64_t *s, void *buf)
+{
+	int i;
+
+	for (i = 0; i < 16 && !stop; i++)
+		read_page(g, fd, rnd(s) % SLOT_PAGES, buf);
+}
+
+static void *reader(void *arg)
+{
+	unsigned char *buf = malloc(PS);
+
+	on_slots((uintptr_t)arg, read_some, buf);
 	free(buf);
 	return NULL;
 }
 
-static void *puncher(void *arg)
+static void punch_some(struct gen *g, int fd, uint64_t *s, void *ctx)
 {
-	uint64_t s = (uintptr_t)arg;
 	int i;
 
-	while (!stop) {
-		struct gen *g;
-		int fd = open_any(&s, &g);
+	(void)ctx;
+	for (i = 0; i < 4 && !stop; i++) {
+		int pg = rnd(s) % SLOT_PAGES;
 
-		if (fd < 0)
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (uint64_t)pg * PS, PS)) {
+			/* claimed, or released meanwhile */
+			if (errno != EBUSY && errno != ENODEV)
+				fail("punch image %" PRIu64 " page %d: %s",
+				     g->id, pg, strerror(errno));
 			continue;
-		for (i = 0; i < 4 && !stop; i++) {
-			int pg = rnd(&s) % SLOT_PAGES;
-
-			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE |
-				      FALLOC_FL_KEEP_SIZE, (uint64_t)pg * PS,
-				      PS)) {
-				/* claimed, or released meanwhile */
-				if (errno != EBUSY && errno != ENODEV)
-					fail("punch image %" PRIu64 " page %d: %s",
-					     g->id, pg, strerror(errno));
-				continue;
-			}
-			atomic_fetch_add(&nr_punches, 1);
-			if (!atomic_exchange(&g->punched[pg], 1))
-				atomic_fetch_add(&g->nr_punched, 1);
 		}
-		close(fd);
-		usleep(1000);
+		atomic_fetch_add(&nr_punches, 1);
+		if (!atomic_exchange(&g->punched[pg], 1))
+			atomic_fetch_add(&g->nr_punched, 1);
 	}
+	usleep(1000);
+}
+
+static void *puncher(void *arg)
+{
+	on_slots((uintptr_t)arg, punch_some, NULL);
 	return NULL;
 }
 
