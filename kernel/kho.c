@@ -536,14 +536,16 @@ static int khup_kv_walk(const struct kho_vmalloc *kv,
 			int (*fn)(phys_addr_t phys, u32 nr, void *arg),
 			void *arg)
 {
-	u32 contig = 1U << kv->order, idx = 0, i;
+	u32 contig = 1U << kv->order, idx = 0, i, chunks = 0;
 	phys_addr_t phys = kv->first.phys, next;
 	const struct kho_vmalloc_chunk *c;
 	int err;
 
 	while (phys) {
 		c = khup_in_mem(phys, PAGE_SIZE);
-		if (!c || !PAGE_ALIGNED(phys))
+		/* Each chunk but the last is full: no list loops for ever. */
+		if (!c || !PAGE_ALIGNED(phys) ||
+		    chunks++ > kv->total_pages / KHO_VMALLOC_SIZE)
 			return -EINVAL;
 		for (i = 0; i < ARRAY_SIZE(c->phys) && c->phys[i]; i++) {
 			if (idx + contig > kv->total_pages ||
