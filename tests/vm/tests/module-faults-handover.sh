@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# fault injection (debug_fail_nth) at publish after a release and at every step of the restore at module load after a kexec, on the debug kernel: a failed publish withdraws the node and frees the released pages; a failed load fails with ENOMEM having taken nothing over; the next load restores every page intact
-VM_KERNELS=7.2-debug
+# fault injection (debug_fail_nth) at publish after a release and at every step of the restore at module load after a kexec: a failed publish withdraws the node and frees the released pages; a failed load fails with ENOMEM having taken nothing over; the next load restores every page intact
 VM_STAGES=2
 VM_TIMEOUT=1800
 
