@@ -344,6 +344,21 @@ void khup_folio_forget(unsigned long pfn)
 }
 
 /*
+ * Reserves the slot of a folio about to be stored (the restore after
+ * kexec, which must not fail for want of memory half-way): storing into
+ * it never allocates. khup_folio_unreserve() drops a slot still unused.
+ */
+int khup_folio_reserve(unsigned long pfn)
+{
+	return xa_reserve(&khup_folios, pfn, GFP_KERNEL);
+}
+
+void khup_folio_unreserve(unsigned long pfn)
+{
+	xa_release(&khup_folios, pfn);
+}
+
+/*
  * Appends @nr pages at the end of the task's offset space: @page and the
  * pages after it, all of one folio (or all the zero page), mapped at @va
  * onwards. The folio's count is updated once for the run, so a THP costs

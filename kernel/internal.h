@@ -133,8 +133,14 @@ extern unsigned long khup_max_pinned_pages;
 #ifdef KHUP_TEST_HOOKS
 extern int khup_debug_corrupt;
 extern int khup_debug_lose_page;
+bool khup_fault(const char *site);
 #else
 #define khup_debug_corrupt 0
+/* A fault-injection point (debug_fail_nth); never fails in production. */
+static inline bool khup_fault(const char *site)
+{
+	return false;
+}
 #endif
 
 /* image.c */
@@ -160,6 +166,8 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 bool khup_folio_load(unsigned long pfn, struct khup_folio *kf);
 int khup_folio_store(const struct khup_folio *kf);
 void khup_folio_forget(unsigned long pfn);
+int khup_folio_reserve(unsigned long pfn);
+void khup_folio_unreserve(unsigned long pfn);
 int khup_folio_seal(struct folio *folio, u32 nr);
 void khup_folio_unseal(struct folio *folio, u32 nr);
 u64 khup_image_pages(const struct khup_image *img);
@@ -230,7 +238,7 @@ int khup_seal(struct khup_image *img);
 void khup_unseal(struct khup_image *img);
 int khup_publish(void);
 void khup_publish_next_id(void);
-void khup_restore_all(void);
+int khup_restore_all(void);
 void khup_kho_exit(void);
 void khup_free_table(struct khup_task *t);
 

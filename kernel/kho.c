@@ -347,13 +347,17 @@ int khup_publish(void)
 		khup_withdraw_blob();
 		return 0;
 	}
-	w = kmalloc(sizeof(*w), GFP_KERNEL);
-	if (!w)
-		return -ENOMEM;
-	buf = kho_alloc_preserve(cap);
+	w = khup_fault("publish-alloc") ? NULL : kmalloc(sizeof(*w), GFP_KERNEL);
+	if (!w) {
+		err = -ENOMEM;
+		goto out_withdraw;
+	}
+	buf = khup_fault("publish-preserve") ? ERR_PTR(-ENOMEM) :
+	      kho_alloc_preserve(cap);
 	if (IS_ERR(buf)) {
 		kfree(w);
-		return PTR_ERR(buf);
+		err = PTR_ERR(buf);
+		goto out_withdraw;
 	}
 	khup_fdtw_init(w, buf, cap);
 	khup_write_fdt(w);
@@ -361,7 +365,8 @@ int khup_publish(void)
 	kfree(w);
 	if (size < 0) {
 		kho_unpreserve_free(buf);
-		return size;
+		err = size;
+		goto out_withdraw;
 	}
 	khup_put_be32((u8 *)buf + khup_crc_off,
 		      khup_node_crc(buf, size, (u8 *)buf + khup_crc_off));
@@ -379,22 +384,11 @@ int khup_publish(void)
 	}
 	if (khup_blob)
 		kho_remove_subtree(khup_blob);
-	err = kho_add_subtree(KHUP_KHO_NODE, buf, size);
+	err = khup_fault("publish-add") ? -ENOMEM :
+	      kho_add_subtree(KHUP_KHO_NODE, buf, size);
 	if (err) {
 		kho_unpreserve_free(buf);
-		/*
-		 * The old node describes images that changed since; handing
-		 * it over could make the next kernel restore freed memory.
-		 */
-		if (khup_blob) {
-			kho_unpreserve_free(khup_blob);
-			khup_blob = NULL;
-			khup_blob_next_id = NULL;
-			khup_blob_crc = NULL;
-		}
-		pr_err("cannot publish KHO node (%d): sealed images will not survive kexec\n",
-		       err);
-		return err;
+		goto out_withdraw;
 	}
 	if (khup_blob)
 		kho_unpreserve_free(khup_blob);
@@ -403,6 +397,17 @@ int khup_publish(void)
 	khup_blob_crc = (u8 *)buf + khup_crc_off;
 	khup_blob_size = size;
 	return 0;
+
+out_withdraw:
+	/*
+	 * The old node describes images that changed since (a release has
+	 * freed tables it points to); handing it over could make the next
+	 * kernel restore freed memory. Handing over nothing is safer.
+	 */
+	khup_withdraw_blob();
+	pr_err("cannot publish KHO node (%d): sealed images will not survive kexec\n",
+	       err);
+	return err;
 }
 
 void khup_kho_exit(void)
@@ -494,142 +499,301 @@ out_unused:
 	return false;
 }
 
-/* One task's incoming extent table, mapped for reading. */
-struct khup_tbl_in {
+/*
+ * One task of the incoming node, prepared before anything is taken over:
+ * its table read in place (or copied out of its preserved vmalloc pages),
+ * checked, and everything the restore will need allocated, so that the
+ * restore proper cannot fail for want of memory.
+ */
+struct khup_task_in {
+	struct khup_image *img;
+	struct khup_task *t;
+	int node;
+	u64 tbl_size;
 	const void *tbl;
-	struct folio *folio;	/* "khup-v1": one contiguous folio */
-	void *area;		/* "khup-v2": the restored vmalloc area */
+	void *copy;		/* "khup-v2": the table copied out of its pages */
+	phys_addr_t phys;	/* "khup-v1": the table's folio */
+	struct kho_vmalloc kv;	/* "khup-v2": where the table's pages are */
 };
 
-/*
- * Takes over the incoming table of a task node. Its size was checked
- * against the node's counts; here only its memory is validated.
- */
-static int khup_table_in(const void *fdt, int node, bool v1, u64 size,
-			 struct khup_tbl_in *in, const char **why)
+/* Preserved memory not yet restored, as the previous kernel left it. */
+static const void *khup_in_mem(phys_addr_t phys, u64 size)
 {
-	struct kho_vmalloc kv;
+	unsigned long pfn;
+
+	for (pfn = PHYS_PFN(phys); pfn < PHYS_PFN(phys + size - 1) + 1; pfn++)
+		if (!pfn_valid(pfn))
+			return NULL;
+	return phys_to_virt(phys);
+}
+
+/*
+ * Calls @fn on every page run of a preserved vmalloc area ("khup-v2"
+ * table), then on the chunk page listing them, reading the chunk before
+ * @fn sees it (@fn may free it). Stops at the first error.
+ */
+static int khup_kv_walk(const struct kho_vmalloc *kv,
+			int (*fn)(phys_addr_t phys, u32 nr, void *arg),
+			void *arg)
+{
+	u32 contig = 1U << kv->order, idx = 0, i, chunks = 0;
+	phys_addr_t phys = kv->first.phys, next;
+	const struct kho_vmalloc_chunk *c;
+	int err;
+
+	while (phys) {
+		c = khup_in_mem(phys, PAGE_SIZE);
+		/* Each chunk but the last is full: no list loops for ever. */
+		if (!c || !PAGE_ALIGNED(phys) ||
+		    chunks++ > kv->total_pages / KHO_VMALLOC_SIZE)
+			return -EINVAL;
+		for (i = 0; i < ARRAY_SIZE(c->phys) && c->phys[i]; i++) {
+			if (idx + contig > kv->total_pages ||
+			    !khup_in_mem(c->phys[i], (u64)contig << PAGE_SHIFT))
+				return -EINVAL;
+			err = fn(c->phys[i], contig, arg);
+			if (err)
+				return err;
+			idx += contig;
+		}
+		next = c->hdr.next.phys;
+		err = fn(phys, 0, arg);
+		if (err)
+			return err;
+		phys = next;
+	}
+	return idx == kv->total_pages ? 0 : -EINVAL;
+}
+
+struct khup_kv_copy {
+	u8 *dst;
+	u64 left;
+};
+
+static int khup_kv_copy_run(phys_addr_t phys, u32 nr, void *arg)
+{
+	struct khup_kv_copy *c = arg;
+	u64 n = min_t(u64, c->left, (u64)nr << PAGE_SHIFT);
+
+	memcpy(c->dst, phys_to_virt(phys), n);
+	c->dst += n;
+	c->left -= n;
+	return 0;
+}
+
+/* Takes the pages back and frees them: @nr data pages, or a chunk (0). */
+static int khup_kv_free_run(phys_addr_t phys, u32 nr, void *arg)
+{
+	struct page *page = kho_restore_pages(phys, nr ? nr : 1);
+	u32 i;
+
+	if (!page)
+		return -EINVAL;
+	for (i = 0; i < (nr ? nr : 1); i++)
+		__free_page(page + i);
+	return 0;
+}
+
+/*
+ * Finds the incoming table of a task node, without taking it over. Its
+ * size was checked against the node's counts; here its memory is.
+ */
+static int khup_table_in(const void *fdt, int node, bool v1,
+			 struct khup_task_in *in, const char **why)
+{
+	struct khup_kv_copy copy;
 	const void *prop;
-	u64 phys, pages;
+	u64 pages;
 	u32 len;
 
-	memset(in, 0, sizeof(*in));
 	if (v1) {
-		if (khup_fdt_prop_u64(fdt, node, "table", &phys) ||
-		    !PAGE_ALIGNED(phys)) {
+		if (khup_fdt_prop_u64(fdt, node, "table", &in->phys) ||
+		    !PAGE_ALIGNED(in->phys)) {
 			*why = "no valid table address";
 			return -EINVAL;
 		}
-		in->folio = kho_restore_folio(phys);
-		if (!in->folio) {
-			*why = "table is not preserved memory";
-			return -EINVAL;
-		}
-		in->tbl = folio_address(in->folio);
-		if (folio_size(in->folio) < size) {
-			*why = "table is larger than its folio";
+		in->tbl = khup_in_mem(in->phys, in->tbl_size);
+		if (!in->tbl) {
+			*why = "table is not memory";
 			return -EINVAL;
 		}
 		return 0;
 	}
 	prop = khup_fdt_prop(fdt, node, "table-vmalloc", &len);
-	if (!prop || len != sizeof(kv)) {
+	if (!prop || len != sizeof(in->kv)) {
 		*why = "no valid table-vmalloc descriptor";
 		return -EINVAL;
 	}
-	memcpy(&kv, prop, sizeof(kv));
-	pages = DIV_ROUND_UP(size, PAGE_SIZE);
-	if (kv.order > MAX_PAGE_ORDER || kv.total_pages < pages ||
-	    kv.total_pages > ALIGN(pages, 1UL << kv.order)) {
+	memcpy(&in->kv, prop, sizeof(in->kv));
+	pages = DIV_ROUND_UP(in->tbl_size, PAGE_SIZE);
+	if (in->kv.order > MAX_PAGE_ORDER || in->kv.total_pages < pages ||
+	    in->kv.total_pages > ALIGN(pages, 1UL << in->kv.order)) {
 		*why = "table-vmalloc disagrees with table-size";
 		return -EINVAL;
 	}
-	in->area = kho_restore_vmalloc(&kv);
-	if (!in->area) {
-		*why = "table pages are not preserved memory";
+	in->copy = khup_fault("restore-table") ? NULL :
+		   kvmalloc(in->tbl_size, GFP_KERNEL);
+	if (!in->copy)
+		return -ENOMEM;
+	copy = (struct khup_kv_copy){ .dst = in->copy, .left = in->tbl_size };
+	if (khup_kv_walk(&in->kv, khup_kv_copy_run, &copy)) {
+		*why = "table pages are not memory";
 		return -EINVAL;
 	}
-	in->tbl = in->area;
+	in->tbl = in->copy;
 	return 0;
 }
 
-static void khup_table_in_put(struct khup_tbl_in *in)
+/* Takes the table's preserved pages back and frees them (after commit). */
+static void khup_table_in_free(struct khup_task_in *in, bool v1)
 {
-	if (in->folio)
-		folio_put(in->folio);
-	vfree(in->area);
+	struct folio *folio;
+
+	if (v1) {
+		folio = kho_restore_folio(in->phys);
+		if (folio)
+			folio_put(folio);
+		else
+			pr_warn("task %d: table folio not preserved\n",
+				in->t->pid);
+	} else if (khup_kv_walk(&in->kv, khup_kv_free_run, NULL)) {
+		pr_warn("task %d: table pages not preserved\n", in->t->pid);
+	}
 }
 
-static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
-			     bool v1)
+/*
+ * Reserves (or releases the unused reservations of) a folio-table slot
+ * for every folio of the task's extents, so that claiming them after the
+ * point of no return never allocates.
+ */
+static int khup_task_in_slots(struct khup_task_in *in, bool reserve)
 {
-	u64 nr_pages, nr_ext, tbl_size, want, i, lost = 0, held = 0;
-	const char *comm, *why;
-	struct khup_tbl_info info;
-	struct khup_tbl_in in;
-	struct khup_task *t;
-	const void *tbl;
-	u32 pid, j, k, n, span;
-	const u8 *map;
-	bool ok;
+	struct khup_ext e;
+	unsigned long pfn;
+	u64 i;
 	int err;
 
+	if (reserve && khup_fault("restore-folio-table"))
+		return -ENOMEM;
+	for (i = 0; i < in->t->cap_ext; i++) {
+		khup_tbl_get_ext(in->tbl, i, &e);
+		if (e.flags & KHUP_EXT_F_ZERO)
+			continue;
+		for (pfn = e.pfn & ~((1UL << e.order) - 1); pfn < e.pfn + e.nr;
+		     pfn += 1UL << e.order) {
+			if (!reserve) {
+				khup_folio_unreserve(pfn);
+				continue;
+			}
+			err = khup_folio_reserve(pfn);
+			if (err)
+				return err;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Prepares one task node: reads and checks its table, allocates the task
+ * and its arrays, reserves its folio-table slots. A node that is refused
+ * returns -EINVAL (the caller skips it: its pages stay reserved); a
+ * failed allocation returns -ENOMEM (the whole restore is called off).
+ * Takes nothing over.
+ */
+static int khup_prepare_task(struct khup_image *img, const void *fdt,
+			     int node, bool v1, struct khup_task_in *in)
+{
+	u64 nr_pages, nr_ext, want;
+	struct khup_tbl_info info;
+	const char *comm, *why;
+	struct khup_task *t;
+	u32 pid;
+	int err;
+
+	memset(in, 0, sizeof(*in));
+	in->img = img;
+	in->node = node;
 	comm = khup_fdt_prop_str(fdt, node, "comm");
 	if (khup_fdt_prop_u32(fdt, node, "pid", &pid) || !comm ||
 	    khup_fdt_prop_u64(fdt, node, "nr-pages", &nr_pages) ||
 	    khup_fdt_prop_u64(fdt, node, "nr-extents", &nr_ext) ||
-	    khup_fdt_prop_u64(fdt, node, "table-size", &tbl_size)) {
+	    khup_fdt_prop_u64(fdt, node, "table-size", &in->tbl_size)) {
 		pr_err("image %llu: node %s lacks a property, skipped\n",
 		       img->id, khup_fdt_name(fdt, node));
 		return -EINVAL;
 	}
 	if (!pid || pid > PID_MAX_LIMIT || khup_task_find(img, pid) ||
 	    nr_pages > U32_MAX || nr_ext > nr_pages ||
-	    khup_tbl_size(nr_ext, nr_pages, &want) || want != tbl_size) {
+	    khup_tbl_size(nr_ext, nr_pages, &want) || want != in->tbl_size) {
 		pr_err("image %llu: node %s has invalid pid/table values, skipped\n",
 		       img->id, khup_fdt_name(fdt, node));
 		return -EINVAL;
 	}
-	err = khup_table_in(fdt, node, v1, tbl_size, &in, &why);
-	if (err) {
+	err = khup_table_in(fdt, node, v1, in, &why);
+	if (err == -EINVAL)
 		pr_err("image %llu task %u: %s; its pages stay reserved\n",
 		       img->id, pid, why);
-		goto out_table;
-	}
-	tbl = in.tbl;
-	err = -EINVAL;
-	if (khup_tbl_decode(tbl, tbl_size, PAGE_SHIFT, &info, &why)) {
+	if (err)
+		return err;
+	if (khup_tbl_decode(in->tbl, in->tbl_size, PAGE_SHIFT, &info, &why)) {
 		pr_err("image %llu task %u: extent table refused: %s; its pages stay reserved\n",
 		       img->id, pid, why);
-		goto out_table;
+		return -EINVAL;
 	}
 	if (info.pid != pid || info.nr_pages != nr_pages ||
 	    info.nr_extents != nr_ext) {
 		pr_err("image %llu task %u: table header disagrees with the node\n",
 		       img->id, pid);
-		goto out_table;
+		return -EINVAL;
 	}
-
-	t = khup_task_new(img, pid, comm);
-	if (IS_ERR(t)) {
-		err = PTR_ERR(t);
-		goto out_table;
-	}
-	err = khup_task_reserve(t, nr_pages);
+	t = khup_fault("restore-task") ? ERR_PTR(-ENOMEM) :
+	    khup_task_new(img, pid, comm);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	in->t = t;
+	err = khup_fault("restore-bitmap") ? -ENOMEM :
+	      khup_task_reserve(t, nr_pages);
 	if (!err && nr_ext) {
-		t->ext = kvmalloc_array(nr_ext, sizeof(*t->ext), GFP_KERNEL);
+		t->ext = khup_fault("restore-extents") ? NULL :
+			 kvmalloc_array(nr_ext, sizeof(*t->ext), GFP_KERNEL);
 		err = t->ext ? 0 : -ENOMEM;
 	}
-	if (err) {
-		khup_task_free(img, t);
-		goto out_table;
-	}
+	if (err)
+		return err;
 	t->cap_ext = nr_ext;
-	map = khup_tbl_bitmap(tbl);
-	for (i = 0; i < nr_ext; i++) {
+	return khup_task_in_slots(in, true);
+}
+
+/* Undoes khup_prepare_task(): the node stays as it came. */
+static void khup_task_in_undo(struct khup_task_in *in)
+{
+	if (in->t) {
+		khup_task_in_slots(in, false);
+		khup_task_free(in->img, in->t);
+	}
+	kvfree(in->copy);
+}
+
+/*
+ * Takes over the folios of a prepared task (after the point of no return:
+ * nothing here allocates, the folio-table slots are reserved), then frees
+ * its incoming table.
+ */
+static void khup_restore_task(struct khup_task_in *in, bool v1)
+{
+	struct khup_image *img = in->img;
+	struct khup_task *t = in->t;
+	u64 i, lost = 0, held = 0;
+	const u8 *map;
+	u32 j, k, n, span;
+	bool ok;
+
+	map = khup_tbl_bitmap(in->tbl);
+	for (i = 0; i < t->cap_ext; i++) {
 		struct khup_ext *e = &t->ext[i];
 
-		khup_tbl_get_ext(tbl, i, e);
+		khup_tbl_get_ext(in->tbl, i, e);
 		e->first = t->nr_pages;
 		t->nr_pages += e->nr;
 		t->nr_ext++;
@@ -682,24 +846,31 @@ static int khup_restore_task(struct khup_image *img, const void *fdt, int node,
 #endif
 	if (lost)
 		pr_err("image %llu task %u: %llu pages could not be restored; they read as errors\n",
-		       img->id, pid, lost);
-	trace_khup_restore(img->id, pid, t->held, lost);
+		       img->id, t->pid, lost);
+	trace_khup_restore(img->id, t->pid, t->held, lost);
 	if (lost)
-		trace_khup_lost(img->id, pid, lost);
-	err = 0;
-out_table:
-	khup_table_in_put(&in);
-	return err;
+		trace_khup_lost(img->id, t->pid, lost);
+	khup_task_in_slots(in, false);
+	kvfree(in->copy);
+	in->copy = NULL;
+	in->tbl = NULL;
+	khup_table_in_free(in, v1);
 }
 
-static void khup_restore_image(const void *fdt, int node, bool v1)
+/*
+ * Recreates the image of an image node and prepares its tasks into
+ * @in[*@n...]. A malformed node is skipped (0); a failed allocation
+ * returns -ENOMEM, leaving what was prepared for the caller to undo.
+ */
+static int khup_prepare_image(const void *fdt, int node, bool v1,
+			      struct khup_task_in *in, u32 *n)
 {
 	u64 id, created, kexecs;
 	const char *name, *rel;
 	struct khup_image *img;
 	const void *key;
 	u32 owner, len;
-	int task;
+	int task, err;
 
 	name = khup_fdt_prop_str(fdt, node, "image-name");
 	rel = khup_fdt_prop_str(fdt, node, "release");
@@ -710,20 +881,20 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 	    khup_fdt_prop_u64(fdt, node, "kexec-count", &kexecs)) {
 		pr_err("node %s is malformed, its pages stay reserved\n",
 		       khup_fdt_name(fdt, node));
-		return;
+		return 0;
 	}
 	if (khup_image_find(id)) {
 		pr_err("node %s: duplicate image id %llu, skipped\n",
 		       khup_fdt_name(fdt, node), id);
-		return;
+		return 0;
 	}
-	img = khup_image_new(name, make_kuid(&init_user_ns, owner), id);
+	img = khup_fault("restore-image") ? ERR_PTR(-ENOMEM) :
+	      khup_image_new(name, make_kuid(&init_user_ns, owner), id);
 	if (IS_ERR(img)) {
-		pr_err("image %llu '%s': cannot recreate (%ld), its pages stay reserved\n",
-		       id, name, PTR_ERR(img));
-		return;
+		pr_err("image %llu '%s': cannot recreate (%ld)\n", id, name,
+		       PTR_ERR(img));
+		return PTR_ERR(img) == -ENOMEM ? -ENOMEM : 0;
 	}
-	khup_note_id(id);
 	img->state = KHUP_STATE_RESTORED;
 	/* Nodes written before digests: the new random key stands. */
 	key = khup_fdt_prop(fdt, node, "digest-key", &len);
@@ -733,15 +904,53 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
 	img->kexec_count = kexecs + 1;
 	strscpy(img->release, rel, sizeof(img->release));
 	for (task = khup_fdt_first_child(fdt, node); task >= 0;
-	     task = khup_fdt_next_sibling(fdt, task))
-		khup_restore_task(img, fdt, task, v1);
+	     task = khup_fdt_next_sibling(fdt, task)) {
+		err = khup_prepare_task(img, fdt, task, v1, &in[*n]);
+		/* Only a want of memory calls the whole restore off. */
+		if (err && err != -ENOMEM) {
+			khup_task_in_undo(&in[*n]);
+			continue;
+		}
+		(*n)++;
+		if (err)
+			return err;
+	}
 	if (!img->nr_tasks) {
 		pr_err("image %llu '%s': no task could be restored\n", id, name);
 		khup_image_release(img);
-		return;
 	}
-	pr_info("restored image %llu '%s': %u tasks, %llu pages\n", id, name,
-		img->nr_tasks, khup_image_pages(img));
+	return 0;
+}
+
+/* The number of task nodes under the image nodes of @root. */
+static u32 khup_count_tasks(const void *fdt, int root)
+{
+	int node, task;
+	u32 n = 0;
+
+	for (node = khup_fdt_first_child(fdt, root); node >= 0;
+	     node = khup_fdt_next_sibling(fdt, node))
+		for (task = khup_fdt_first_child(fdt, node); task >= 0;
+		     task = khup_fdt_next_sibling(fdt, task))
+			n++;
+	return n;
+}
+
+/*
+ * Undoes the preparation of every image of this load: the images go, the
+ * incoming node and everything it describes stay as they came, for a
+ * later load.
+ */
+static void khup_prepare_undo(struct khup_task_in *in, u32 n)
+{
+	struct khup_image *img, *tmp;
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		khup_task_in_undo(&in[i]);
+	list_for_each_entry_safe(img, tmp, &khup_images, node)
+		if (img->state == KHUP_STATE_RESTORED)
+			khup_image_release(img);
 }
 
 /*
@@ -749,32 +958,42 @@ static void khup_restore_image(const void *fdt, int node, bool v1)
  * restore every held folio, and seal the images again so a further kexec
  * carries them too. Whatever cannot be validated is left alone (reserved,
  * not touched), and the module stays loadable.
+ *
+ * In two steps: first everything is read and checked, and everything the
+ * restore needs is allocated, taking nothing over; a failure there (out
+ * of memory) undoes it and returns the error, so the load fails and a
+ * later one finds the node as it came. Then the node is claimed and the
+ * folios taken over, which cannot fail for want of memory. Only sealing
+ * the images again and publishing may fail after that: the images are
+ * restored all the same, and are not handed over further.
  */
-void khup_restore_all(void)
+int khup_restore_all(void)
 {
 	u64 start = ktime_get_ns();
+	struct khup_task_in *in = NULL;
 	struct khup_image *img;
 	const char *compat;
 	phys_addr_t phys;
 	size_t size;
 	void *fdt;
 	int err, root, node;
+	u32 n = 0, i;
 	bool v1;
 
 	lockdep_assert_held(&khup_lock);
 	err = kho_retrieve_subtree(KHUP_KHO_NODE, &phys, &size);
 	if (err == -ENOENT)
-		return;
+		return 0;
 	if (err) {
 		pr_err("cannot retrieve KHO node '%s': %d\n", KHUP_KHO_NODE,
 		       err);
-		return;
+		return 0;
 	}
 	fdt = phys_to_virt(phys);
 	if (khup_fdt_check(fdt, size)) {
 		pr_err("KHO node '%s' (%zu bytes) is not a valid FDT; nothing restored\n",
 		       KHUP_KHO_NODE, size);
-		return;
+		return 0;
 	}
 	root = khup_fdt_root(fdt);
 	compat = khup_fdt_prop_str(fdt, root, "compatible");
@@ -782,19 +1001,35 @@ void khup_restore_all(void)
 		pr_info("KHO node '%s' was already taken over earlier in this boot\n",
 			KHUP_KHO_NODE);
 		khup_take_next_id(fdt, root);
-		return;
+		return 0;
 	}
 	v1 = compat && !strcmp(compat, KHUP_COMPATIBLE_V1);
 	if (!compat || (!v1 && strcmp(compat, KHUP_COMPATIBLE))) {
 		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\" or \"%s\"); nothing restored\n",
 		       KHUP_KHO_NODE, compat ? compat : "(none)",
 		       KHUP_COMPATIBLE, KHUP_COMPATIBLE_V1);
-		return;
+		return 0;
 	}
 	if (!khup_node_crc_ok(fdt, root)) {
 		pr_err("KHO node '%s' fails its checksum; nothing restored\n",
 		       KHUP_KHO_NODE);
-		return;
+		return 0;
+	}
+
+	i = khup_count_tasks(fdt, root);
+	if (i) {
+		in = khup_fault("restore-tasks") ? NULL :
+		     kvcalloc(i, sizeof(*in), GFP_KERNEL);
+		err = in ? 0 : -ENOMEM;
+	}
+	for (node = khup_fdt_first_child(fdt, root); !err && node >= 0;
+	     node = khup_fdt_next_sibling(fdt, node)) {
+		if (strncmp(khup_fdt_name(fdt, node), "image-", 6)) {
+			pr_warn("unknown node %s ignored\n",
+				khup_fdt_name(fdt, node));
+			continue;
+		}
+		err = khup_prepare_image(fdt, node, v1, in, &n);
 	}
 	/*
 	 * The node is ours. Its memory is kept for the rest of this boot and
@@ -802,27 +1037,35 @@ void khup_restore_all(void)
 	 * rmmod) sees that everything was taken over already instead of
 	 * restoring the same folios twice.
 	 */
-	if (!kho_restore_folio(phys)) {
+	if (!err && !kho_restore_folio(phys)) {
 		pr_err("KHO node '%s' is not in preserved memory; nothing restored\n",
 		       KHUP_KHO_NODE);
-		return;
+		khup_prepare_undo(in, n);
+		kvfree(in);
+		return 0;
 	}
+	if (err) {
+		khup_prepare_undo(in, n);
+		kvfree(in);
+		pr_err("cannot restore the KHO node (%d); nothing taken over, a later load tries again\n",
+		       err);
+		return err;
+	}
+
+	/* The point of no return. */
 	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
 	khup_take_next_id(fdt, root);
-
-	for (node = khup_fdt_first_child(fdt, root); node >= 0;
-	     node = khup_fdt_next_sibling(fdt, node)) {
-		if (strncmp(khup_fdt_name(fdt, node), "image-", 6)) {
-			pr_warn("unknown node %s ignored\n",
-				khup_fdt_name(fdt, node));
-			continue;
-		}
-		khup_restore_image(fdt, node, v1);
-	}
+	for (i = 0; i < n; i++)
+		khup_restore_task(&in[i], v1);
+	kvfree(in);
 	list_for_each_entry(img, &khup_images, node) {
 		if (img->state != KHUP_STATE_RESTORED)
 			continue;
-		err = khup_seal(img);
+		khup_note_id(img->id);
+		pr_info("restored image %llu '%s': %u tasks, %llu pages\n",
+			img->id, img->name, img->nr_tasks,
+			khup_image_pages(img));
+		err = khup_fault("restore-seal") ? -ENOMEM : khup_seal(img);
 		if (err)
 			pr_err("image %llu: cannot preserve again (%d); it will not survive the next kexec\n",
 			       img->id, err);
@@ -830,4 +1073,5 @@ void khup_restore_all(void)
 	}
 	khup_publish();
 	atomic64_add(ktime_get_ns() - start, &khup_stats.restore_ns);
+	return 0;
 }

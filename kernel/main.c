@@ -36,6 +36,27 @@ int khup_debug_lose_page = -1;
 module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
 MODULE_PARM_DESC(debug_lose_page,
 		 "Testing only (test builds): after kexec, page N of every restored task is freed and counted as lost, as if it could not be claimed");
+
+static int khup_debug_fail_nth;
+module_param_named(debug_fail_nth, khup_debug_fail_nth, int, 0600);
+MODULE_PARM_DESC(debug_fail_nth,
+		 "Testing only (test builds): the Nth fault-injection point reached from now on (restore at load, publish) fails as out of memory, once; 0 none");
+
+/*
+ * A fault-injection point: true (fail as out of memory) when it is the
+ * debug_fail_nth-th one reached since that was set. Covers what failslab
+ * and fail-nth cannot aim at: the steps of module init and of publishing
+ * the node, and KHO's own refusals.
+ */
+bool khup_fault(const char *site)
+{
+	if (READ_ONCE(khup_debug_fail_nth) <= 0)
+		return false;
+	if (--khup_debug_fail_nth)
+		return false;
+	pr_info("debug_fail_nth: injected a failure at %s\n", site);
+	return true;
+}
 #endif
 
 unsigned long khup_max_pinned_pages;
@@ -635,8 +656,12 @@ static int __init khup_init(void)
 	 */
 	mutex_lock(&khup_lock);
 	err = misc_register(&khup_misc);
-	if (!err && kho_is_enabled() && is_kho_boot())
-		khup_restore_all();
+	if (!err && kho_is_enabled() && is_kho_boot()) {
+		/* Fails only having taken nothing over: the load fails. */
+		err = khup_restore_all();
+		if (err)
+			misc_deregister(&khup_misc);
+	}
 	mutex_unlock(&khup_lock);
 	if (err)
 		goto out_reboot;

@@ -53,6 +53,8 @@
 #include <linux/netlink.h>
 #include <linux/khup.h>
 
+#include "libtest.h"
+
 #define PS 4096UL
 #define ARENA_PAGES 1024	/* 4 MiB */
 #define THP_PAGES 512		/* [0, 512): one 2 MiB THP range */
@@ -64,7 +66,6 @@
 
 static uint64_t rng;
 static uint64_t op_nr;
-static int failures;
 static uint64_t nr_checked, nr_pinned;
 static int dev_fd = -1;
 static const char *ko_path;
@@ -89,32 +90,6 @@ static uint64_t below(uint64_t n)
 static int chance(int percent)
 {
 	return (int)below(100) < percent;
-}
-
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	failures++;
-	fprintf(stderr, "khup-fuzz: op %" PRIu64 ": FAIL: ", op_nr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void __attribute__((noreturn)) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "khup-fuzz: op %" PRIu64 ": fatal: ", op_nr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (child > 0)
-		kill(child, SIGKILL);
-	exit(2);
 }
 
 /* What every page of the arena holds: a function of its index. */
@@ -388,49 +363,6 @@ static int nl_sock = -1;
 static uint16_t nl_family;
 static uint32_t nl_seq;
 
-struct nlreq {
-	struct nlmsghdr n;
-	struct genlmsghdr g;
-	unsigned char buf[1024];
-};
-
-static void nl_put(struct nlreq *r, uint16_t type, const void *p, uint16_t len)
-{
-	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
-
-	if (NLMSG_ALIGN(r->n.nlmsg_len) + NLA_HDRLEN + len > sizeof(*r))
-		return;
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	memcpy((char *)a + NLA_HDRLEN, p, len);
-	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-static void nl_hdr(struct nlreq *r, uint16_t type, uint8_t cmd, uint16_t fl)
-{
-	memset(r, 0, sizeof(*r));
-	r->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r->n.nlmsg_type = type;
-	r->n.nlmsg_flags = NLM_F_REQUEST | fl;
-	r->n.nlmsg_seq = ++nl_seq;
-	r->g.cmd = cmd;
-	r->g.version = KHUP_GENL_VERSION;
-}
-
-typedef void (*nl_cb)(struct nlattr *a, void *ctx);
-
-static void nl_attrs(void *p, int len, nl_cb fn, void *ctx)
-{
-	struct nlattr *a = p;
-
-	while (len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
-	       a->nla_len <= len) {
-		fn(a, ctx);
-		len -= NLA_ALIGN(a->nla_len);
-		a = (void *)((char *)a + NLA_ALIGN(a->nla_len));
-	}
-}
-
 /*
  * Receives everything the kernel has for this socket (a dump continues
  * while we read); calls @fn on each attribute of each genl message.
@@ -470,13 +402,6 @@ static int nl_recv(nl_cb fn, void *ctx)
 	}
 }
 
-static void family_cb(struct nlattr *a, void *ctx)
-{
-	(void)ctx;
-	if (a->nla_type == CTRL_ATTR_FAMILY_ID)
-		memcpy(&nl_family, (char *)a + NLA_HDRLEN, 2);
-}
-
 static void nl_open(void)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -489,12 +414,12 @@ static void nl_open(void)
 	nl_sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (nl_sock < 0 || bind(nl_sock, (void *)&sa, sizeof(sa)))
 		die("netlink socket: %s", strerror(errno));
-	nl_hdr(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
+	nl_hdr(&r, ++nl_seq, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
 	nl_put(&r, CTRL_ATTR_FAMILY_NAME, KHUP_GENL_NAME,
 	       sizeof(KHUP_GENL_NAME));
 	if (send(nl_sock, &r, r.n.nlmsg_len, 0) < 0)
 		die("netlink send: %s", strerror(errno));
-	err = nl_recv(family_cb, NULL);
+	err = nl_recv(nl_family_cb, &nl_family);
 	if (err || !nl_family)
 		die("family khup not found (%d)", err);
 }
@@ -503,24 +428,16 @@ struct stats {
 	uint64_t v[KHUP_A_MAX + 1];
 };
 
-static void stats_cb(struct nlattr *a, void *ctx)
-{
-	struct stats *s = ctx;
-
-	if (a->nla_type <= KHUP_A_MAX && a->nla_len == NLA_HDRLEN + 8)
-		memcpy(&s->v[a->nla_type], (char *)a + NLA_HDRLEN, 8);
-}
-
 static void get_stats(struct stats *s)
 {
 	struct nlreq r;
 	int err;
 
 	memset(s, 0, sizeof(*s));
-	nl_hdr(&r, nl_family, KHUP_NL_CMD_STATS_GET, 0);
+	nl_hdr(&r, ++nl_seq, nl_family, KHUP_NL_CMD_STATS_GET, 0);
 	if (send(nl_sock, &r, r.n.nlmsg_len, 0) < 0)
 		die("netlink send: %s", strerror(errno));
-	err = nl_recv(stats_cb, s);
+	err = nl_recv(nl_stats_cb, s->v);
 	if (err)
 		die("stats: %s", strerror(-err));
 }
@@ -547,23 +464,23 @@ static void op_netlink(void)
 
 	switch (below(6)) {
 	case 0:
-		nl_hdr(&r, nl_family, KHUP_NL_CMD_IMAGE_GET, NLM_F_DUMP);
+		nl_hdr(&r, ++nl_seq, nl_family, KHUP_NL_CMD_IMAGE_GET, NLM_F_DUMP);
 		break;
 	case 1:
-		nl_hdr(&r, nl_family, KHUP_NL_CMD_IMAGE_GET, 0);
+		nl_hdr(&r, ++nl_seq, nl_family, KHUP_NL_CMD_IMAGE_GET, 0);
 		nl_put(&r, KHUP_A_IMAGE_ID, &id, 8);
 		break;
 	case 2:
-		nl_hdr(&r, nl_family, KHUP_NL_CMD_STATS_GET, 0);
+		nl_hdr(&r, ++nl_seq, nl_family, KHUP_NL_CMD_STATS_GET, 0);
 		break;
 	case 3:
-		nl_hdr(&r, nl_family, KHUP_NL_CMD_IMAGE_RELEASE, NLM_F_ACK);
+		nl_hdr(&r, ++nl_seq, nl_family, KHUP_NL_CMD_IMAGE_RELEASE, NLM_F_ACK);
 		nl_put(&r, KHUP_A_IMAGE_ID, &id, 8);
 		release = 1;
 		break;
 	default:	/* random command, flags, attributes */
 		cmd = below(8);
-		nl_hdr(&r, nl_family, cmd, below(4) == 0 ? NLM_F_DUMP :
+		nl_hdr(&r, ++nl_seq, nl_family, cmd, below(4) == 0 ? NLM_F_DUMP :
 		       below(2) ? NLM_F_ACK : 0);
 		r.g.version = below(3);
 		n = below(5);
@@ -1498,12 +1415,17 @@ static void setup_child(void)
 		die("cannot stop the child under ptrace: %s", strerror(errno));
 }
 
-static double now(void)
+/* Every message names the operation it is about. */
+static void where(void)
 {
-	struct timespec ts;
+	fprintf(stderr, "op %" PRIu64 ": ", op_nr);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+/* A fatal error kills the fuzzer's traced child too. */
+static void at_die(void)
+{
+	if (child > 0)
+		kill(child, SIGKILL);
 }
 
 int main(int argc, char **argv)
@@ -1512,6 +1434,10 @@ int main(int argc, char **argv)
 	double t0, dt;
 	int e;
 
+	tl_where = where;
+	tl_at_die = at_die;
+	tl_die_word = "fatal: ";
+	tl_die_status = 2;
 	if (argc != 4)
 		die("usage: khup-fuzz SEED OPS KHUP_KO");
 	seed = strtoull(argv[1], NULL, 0);
@@ -1576,6 +1502,6 @@ int main(int argc, char **argv)
 	       nr_pinned, nr_checked);
 	printf("%" PRIu64 " ops in %.1f s (%.0f ops/s), seed %" PRIu64 ": %" PRIu64 " succeeded, %" PRIu64 " refused, %" PRIu64 " reloads, %" PRIu64 " resyncs, %d failures\n",
 	       ops, dt, ops / dt, seed, nr_ok, nr_err, nr_reloads, nr_resyncs,
-	       failures);
-	return failures ? 1 : 0;
+	       (int)tl_failures);
+	return tl_failures ? 1 : 0;
 }

@@ -54,34 +54,13 @@
 #include <linux/falloc.h>
 #include <linux/khup.h>
 
+#include "libtest.h"
+
 #define PS 4096UL
 #define MAX_PARAM "/sys/module/khup/parameters/max_pinned_pages"
 
-static int khup_fd = -1;
 static const char *nl_prog;
 static int failed;
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "khup-safety: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-static int kio(unsigned long cmd, void *arg)
-{
-	if (khup_fd < 0) {
-		khup_fd = open("/dev/khup", O_RDWR | O_CLOEXEC);
-		if (khup_fd < 0)
-			die("open /dev/khup: %s", strerror(errno));
-	}
-	return ioctl(khup_fd, cmd, arg) ? -errno : 0;
-}
 
 static void expect(const char *what, long long got, long long want)
 {
@@ -110,18 +89,6 @@ static long long stat_of(const char *key)
 	return found;
 }
 
-static uint64_t create(const char *name)
-{
-	struct khup_create c = { .size = sizeof(c) };
-	int err;
-
-	strncpy(c.name, name, sizeof(c.name) - 1);
-	err = kio(KHUP_IOC_CREATE, &c);
-	if (err)
-		die("CREATE %s: %s", name, strerror(-err));
-	return c.id;
-}
-
 static int image_op(unsigned long cmd, uint64_t id)
 {
 	struct khup_image_op op = { .size = sizeof(op), .id = id };
@@ -138,40 +105,12 @@ static uint64_t image_pages(uint64_t id)
 	return in.nr_pages;
 }
 
-static uint64_t id_by_name(const char *name)
-{
-	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
-
-	strncpy(in.name, name, sizeof(in.name) - 1);
-	if (kio(KHUP_IOC_INFO, &in))
-		die("INFO %s: %s", name, strerror(errno));
-	return in.id;
-}
-
 /* Pins @pages pages at @addr of this process: 0 or -errno. */
-static int pin(uint64_t id, void *addr, uint64_t pages)
+static int pin_own(uint64_t id, void *addr, uint64_t pages)
 {
 	struct iovec iov = { addr, pages * PS };
-	struct khup_pin p = {
-		.size = sizeof(p), .id = id, .nr_iovecs = 1,
-		.iovecs = (uintptr_t)&iov,
-	};
 
-	return kio(KHUP_IOC_PIN, &p);
-}
-
-static int open_pages(uint64_t id, pid_t pid, uint64_t *pages)
-{
-	struct khup_open_pages op = {
-		.size = sizeof(op), .id = id, .pid = pid,
-		.flags = KHUP_FD_CLOEXEC,
-	};
-	int err = kio(KHUP_IOC_OPEN_PAGES, &op);
-
-	if (err)
-		die("OPEN_PAGES %d: %s", pid, strerror(-err));
-	*pages = op.nr_pages;
-	return op.fd;
+	return pin(id, 0, &iov, 1, NULL);
 }
 
 /* @pages pages of private anonymous memory, each page written. */
@@ -244,18 +183,18 @@ static int limit_rlimit(void)
 	memlock_limit(256 * PS);
 	ipc_lock(0);
 	id = create("limit-rlimit");
-	expect("pin 128 pages under a 256-page RLIMIT_MEMLOCK", pin(id, mem, 128), 0);
+	expect("pin 128 pages under a 256-page RLIMIT_MEMLOCK", pin_own(id, mem, 128), 0);
 	expect("charged after it", stat_of("charged") - charged, 128);
 	expect("held after it", stat_of("held") - held, 128);
-	expect("pin 192 more (320 > 256): errno", pin(id, mem + 128 * PS, 192),
+	expect("pin 192 more (320 > 256): errno", pin_own(id, mem + 128 * PS, 192),
 	       -ENOMEM);
 	expect("pages of the image after the refused pin", image_pages(id), 128);
 	expect("charged after the refused pin", stat_of("charged") - charged, 128);
 	expect("held after the refused pin", stat_of("held") - held, 128);
 	expect("pin 128 more: up to the limit exactly",
-	       pin(id, mem + 128 * PS, 128), 0);
+	       pin_own(id, mem + 128 * PS, 128), 0);
 	expect("charged at the limit", stat_of("charged") - charged, 256);
-	expect("pin 1 more page: errno", pin(id, mem + 256 * PS, 1), -ENOMEM);
+	expect("pin 1 more page: errno", pin_own(id, mem + 256 * PS, 1), -ENOMEM);
 	release(id);
 	expect("charged after release", stat_of("charged") - charged, 0);
 	expect("held after release", stat_of("held") - held, 0);
@@ -272,7 +211,7 @@ static int limit_uncharge(void)
 
 	ipc_lock(0);
 	id = create("limit-punch");
-	expect("pin 128 pages", pin(id, mem, 128), 0);
+	expect("pin 128 pages", pin_own(id, mem, 128), 0);
 	expect("charged after the pin", stat_of("charged") - charged, 128);
 	fd = open_pages(id, getpid(), &pages);
 	expect("punch 48 pages",
@@ -285,7 +224,7 @@ static int limit_uncharge(void)
 	expect("charged after release", stat_of("charged") - charged, 0);
 
 	id = create("limit-commit");
-	expect("pin 128 pages", pin(id, mem, 128), 0);
+	expect("pin 128 pages", pin_own(id, mem, 128), 0);
 	expect("seal", image_op(KHUP_IOC_SEAL, id), 0);
 	c.id = id;
 	expect("claim", kio(KHUP_IOC_CLAIM, &c), 0);
@@ -312,7 +251,7 @@ static int limit_capipc(void)
 	ipc_lock(1);
 	id = create("limit-capipc");
 	expect("with CAP_IPC_LOCK: pin 512 pages over a 256-page RLIMIT_MEMLOCK",
-	       pin(id, mem, 512), 0);
+	       pin_own(id, mem, 512), 0);
 	expect("an image created with CAP_IPC_LOCK is not charged",
 	       stat_of("charged") - charged, 0);
 	expect("held", stat_of("held") - held, 512);
@@ -323,7 +262,7 @@ static int limit_capipc(void)
 	id = create("limit-mixed");
 	ipc_lock(1);
 	expect("image created without CAP_IPC_LOCK, pinned with it: 512 pages",
-	       pin(id, mem, 512), 0);
+	       pin_own(id, mem, 512), 0);
 	expect("charged (the limit is not enforced)",
 	       stat_of("charged") - charged, 512);
 	release(id);
@@ -340,16 +279,16 @@ static int limit_global(void)
 	ipc_lock(1);
 	set_max(held + 300);
 	id = create("limit-global");
-	expect("pin 256 pages under a cap of 300", pin(id, mem, 256), 0);
-	expect("pin 64 more (320 > 300): errno", pin(id, mem + 256 * PS, 64),
+	expect("pin 256 pages under a cap of 300", pin_own(id, mem, 256), 0);
+	expect("pin 64 more (320 > 300): errno", pin_own(id, mem + 256 * PS, 64),
 	       -ENOSPC);
 	expect("pages of the image after the refused pin", image_pages(id), 256);
 	expect("held after the refused pin", stat_of("held") - held, 256);
-	expect("pin 44 more: up to the cap", pin(id, mem + 256 * PS, 44), 0);
+	expect("pin 44 more: up to the cap", pin_own(id, mem + 256 * PS, 44), 0);
 	expect("held at the cap", stat_of("held") - held, 300);
 	expect("a second image is capped too: errno",
-	       pin(create("limit-global2"), mem + 300 * PS, 1), -ENOSPC);
-	release(id_by_name("limit-global2"));
+	       pin_own(create("limit-global2"), mem + 300 * PS, 1), -ENOSPC);
+	release(image_id("limit-global2"));
 	release(id);
 	set_max(0);
 	expect("held after release", stat_of("held") - held, 0);
@@ -360,16 +299,6 @@ static int limit_global(void)
 
 #define SHARED_PAGES 256
 #define PRIV_PAGES 64
-
-static uint64_t hash(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	return h;
-}
 
 static void fill(char *p, uint64_t pages, uint64_t seed)
 {
@@ -432,8 +361,8 @@ static int shared_dump(const char *name, const char *state)
 	priv = anon(PRIV_PAGES);
 	fill(shared, SHARED_PAGES, 1);
 	fill(priv, PRIV_PAGES, 2);
-	hs = hash(shared, SHARED_PAGES * PS);
-	hp = hash(priv, PRIV_PAGES * PS);
+	hs = fnv(FNV0, shared, SHARED_PAGES * PS);
+	hp = fnv(FNV0, priv, PRIV_PAGES * PS);
 
 	w = fork();
 	if (w < 0)
@@ -460,20 +389,20 @@ static int shared_dump(const char *name, const char *state)
 	/* The writer outside the image starts now and never stops. */
 	if (write(go[1], "g", 1) != 1)
 		die("start the writer: %s", strerror(errno));
-	for (i = 0; i < 5000 && hash(shared, SHARED_PAGES * PS) == hs; i++)
+	for (i = 0; i < 5000 && fnv(FNV0, shared, SHARED_PAGES * PS) == hs; i++)
 		usleep(1000);
 	expect("the writer changed the memfd after the dump",
-	       hash(shared, SHARED_PAGES * PS) != hs, 1);
+	       fnv(FNV0, shared, SHARED_PAGES * PS) != hs, 1);
 
 	fd = open_pages(id, getpid(), &pages);
 	expect("pages in the image", pages, SHARED_PAGES + PRIV_PAGES);
 	buf = malloc(pages * PS);
 	if (!buf || pread(fd, buf, pages * PS, 0) != (ssize_t)(pages * PS))
 		die("read back: %s", strerror(errno));
-	hr = hash(buf, SHARED_PAGES * PS);
+	hr = fnv(FNV0, buf, SHARED_PAGES * PS);
 	expect("the image reads the memfd as at the pin", hr == hs, 1);
 	expect("the image reads the private memory as at the pin",
-	       hash(buf + SHARED_PAGES * PS, PRIV_PAGES * PS) == hp, 1);
+	       fnv(FNV0, buf + SHARED_PAGES * PS, PRIV_PAGES * PS) == hp, 1);
 	close(fd);
 
 	f = fopen(state, "w");
@@ -496,15 +425,15 @@ static int shared_verify(const char *name, const char *state)
 			 &w) != 4)
 		die("%s: unreadable", state);
 	fclose(f);
-	fd = open_pages(id_by_name(name), pid, &pages);
+	fd = open_pages(image_id(name), pid, &pages);
 	expect("pages in the image", pages, SHARED_PAGES + PRIV_PAGES);
 	buf = malloc(pages * PS);
 	if (!buf || pread(fd, buf, pages * PS, 0) != (ssize_t)(pages * PS))
 		die("read back: %s", strerror(errno));
 	expect("after kexec the image reads the memfd as at the pin",
-	       hash(buf, SHARED_PAGES * PS) == hs, 1);
+	       fnv(FNV0, buf, SHARED_PAGES * PS) == hs, 1);
 	expect("after kexec the image reads the private memory as at the pin",
-	       hash(buf + SHARED_PAGES * PS, PRIV_PAGES * PS) == hp, 1);
+	       fnv(FNV0, buf + SHARED_PAGES * PS, PRIV_PAGES * PS) == hp, 1);
 	close(fd);
 	return failed;
 }

@@ -42,6 +42,8 @@
 #include <linux/netlink.h>
 #include <linux/khup.h>
 
+#include "libtest.h"
+
 #define PS 4096UL
 #define SLOTS 8
 #define SLOT_PAGES 64
@@ -49,31 +51,6 @@
 static int dev_fd;
 static unsigned char *arena;
 static atomic_int stop;
-static atomic_int failures;
-
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	atomic_fetch_add(&failures, 1);
-	fprintf(stderr, "khup-stress: FAIL: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void __attribute__((noreturn)) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "khup-stress: fatal: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 static uint64_t word_of(uint64_t page, uint64_t w)
 {
@@ -152,6 +129,23 @@ static int open_reader(uint64_t id, int on)
 	return o.fd;
 }
 
+/*
+ * Opens the pages of a random slot's image for reading: the fd, or -1 if
+ * the image was just released (any other error is a failure).
+ */
+static int open_any(uint64_t *s, struct gen **g)
+{
+	int fd;
+
+	*g = slots[rnd(s) % SLOTS].cur;
+	fd = open_reader((*g)->id, dev_fd);
+	if (fd == -ENOENT)
+		return -1;
+	if (fd < 0)
+		fail("OPEN_PAGES %" PRIu64 ": %s", (*g)->id, strerror(-fd));
+	return fd;
+}
+
 /* Reads page @pg of @g's slot through @fd; compares every byte. */
 static void read_page(struct gen *g, int fd, int pg, unsigned char *buf)
 {
@@ -179,74 +173,72 @@ static void read_page(struct gen *g, int fd, int pg, unsigned char *buf)
 	atomic_fetch_add(&nr_bytes, PS);
 }
 
-static void *reader(void *arg)
+/*
+ * Until told to stop: opens a random slot's pages and calls @work on them
+ * (an image just released is skipped).
+ */
+static void on_slots(uint64_t s, void (*work)(struct gen *g, int fd,
+					      uint64_t *s, void *ctx),
+		     void *ctx)
 {
-	uint64_t s = (uintptr_t)arg;
-	unsigned char *buf = malloc(PS);
-	int i;
-
 	while (!stop) {
-		struct gen *g = slots[rnd(&s) % SLOTS].cur;
-		int fd = open_reader(g->id, dev_fd);
+		struct gen *g;
+		int fd = open_any(&s, &g);
 
-		if (fd < 0) {
-			if (fd != -ENOENT)
-				fail("OPEN_PAGES %" PRIu64 ": %s", g->id,
-				     strerror(-fd));
+		if (fd < 0)
 			continue;
-		}
-		for (i = 0; i < 16 && !stop; i++)
-			read_page(g, fd, rnd(&s) % SLOT_PAGES, buf);
+		work(g, fd, &s, ctx);
 		close(fd);
 	}
+}
+
+static void read_some(struct gen *g, int fd, uint64_t *s, void *buf)
+{
+	int i;
+
+	for (i = 0; i < 16 && !stop; i++)
+		read_page(g, fd, rnd(s) % SLOT_PAGES, buf);
+}
+
+static void *reader(void *arg)
+{
+	unsigned char *buf = malloc(PS);
+
+	on_slots((uintptr_t)arg, read_some, buf);
 	free(buf);
 	return NULL;
 }
 
-static void *puncher(void *arg)
+static void punch_some(struct gen *g, int fd, uint64_t *s, void *ctx)
 {
-	uint64_t s = (uintptr_t)arg;
 	int i;
 
-	while (!stop) {
-		struct gen *g = slots[rnd(&s) % SLOTS].cur;
-		int fd = open_reader(g->id, dev_fd);
+	(void)ctx;
+	for (i = 0; i < 4 && !stop; i++) {
+		int pg = rnd(s) % SLOT_PAGES;
 
-		if (fd < 0) {
-			if (fd != -ENOENT)
-				fail("OPEN_PAGES %" PRIu64 ": %s", g->id,
-				     strerror(-fd));
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (uint64_t)pg * PS, PS)) {
+			/* claimed, or released meanwhile */
+			if (errno != EBUSY && errno != ENODEV)
+				fail("punch image %" PRIu64 " page %d: %s",
+				     g->id, pg, strerror(errno));
 			continue;
 		}
-		for (i = 0; i < 4 && !stop; i++) {
-			int pg = rnd(&s) % SLOT_PAGES;
-
-			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE |
-				      FALLOC_FL_KEEP_SIZE, (uint64_t)pg * PS,
-				      PS)) {
-				/* claimed, or released meanwhile */
-				if (errno != EBUSY && errno != ENODEV)
-					fail("punch image %" PRIu64 " page %d: %s",
-					     g->id, pg, strerror(errno));
-				continue;
-			}
-			atomic_fetch_add(&nr_punches, 1);
-			if (!atomic_exchange(&g->punched[pg], 1))
-				atomic_fetch_add(&g->nr_punched, 1);
-		}
-		close(fd);
-		usleep(1000);
+		atomic_fetch_add(&nr_punches, 1);
+		if (!atomic_exchange(&g->punched[pg], 1))
+			atomic_fetch_add(&g->nr_punched, 1);
 	}
+	usleep(1000);
+}
+
+static void *puncher(void *arg)
+{
+	on_slots((uintptr_t)arg, punch_some, NULL);
 	return NULL;
 }
 
 /* ---- netlink ------------------------------------------------------- */
-
-struct nlreq {
-	struct nlmsghdr n;
-	struct genlmsghdr g;
-	unsigned char buf[256];
-};
 
 struct nl {
 	int sock;
@@ -254,34 +246,11 @@ struct nl {
 	uint32_t seq;
 };
 
-static void nl_req(struct nl *nl, struct nlreq *r, uint16_t type, uint8_t cmd,
-		   uint16_t fl)
-{
-	memset(r, 0, sizeof(*r));
-	r->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
-	r->n.nlmsg_type = type;
-	r->n.nlmsg_flags = NLM_F_REQUEST | fl;
-	r->n.nlmsg_seq = ++nl->seq;
-	r->g.cmd = cmd;
-	r->g.version = KHUP_GENL_VERSION;
-}
-
-static void nl_put(struct nlreq *r, uint16_t type, const void *p, uint16_t len)
-{
-	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	memcpy((char *)a + NLA_HDRLEN, p, len);
-	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
 /*
  * Sends @r, reads until DONE, an error or a message that is not part of
  * a dump; calls @fn per attribute. Returns 0 or -errno.
  */
-static int nl_call(struct nl *nl, struct nlreq *r,
-		   void (*fn)(struct nlattr *, void *), void *ctx)
+static int nl_call(struct nl *nl, struct nlreq *r, nl_cb fn, void *ctx)
 {
 	static __thread char buf[32768];
 
@@ -294,32 +263,19 @@ static int nl_call(struct nl *nl, struct nlreq *r,
 		if (len < 0)
 			die("netlink recv: %s", strerror(errno));
 		for (; NLMSG_OK(n, (unsigned int)len); n = NLMSG_NEXT(n, len)) {
-			struct nlattr *a;
-			int alen;
-
 			if (n->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (n->nlmsg_type == NLMSG_ERROR)
 				return ((struct nlmsgerr *)NLMSG_DATA(n))->error;
-			a = (void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN);
-			alen = n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-			while (fn && alen >= NLA_HDRLEN &&
-			       a->nla_len >= NLA_HDRLEN && a->nla_len <= alen) {
-				fn(a, ctx);
-				alen -= NLA_ALIGN(a->nla_len);
-				a = (void *)((char *)a + NLA_ALIGN(a->nla_len));
-			}
+			if (fn)
+				nl_attrs((char *)NLMSG_DATA(n) + GENL_HDRLEN,
+					 n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN),
+					 fn, ctx);
 			if (!(n->nlmsg_flags & NLM_F_MULTI) &&
 			    !(r->n.nlmsg_flags & NLM_F_ACK))
 				return 0;
 		}
 	}
-}
-
-static void family_cb(struct nlattr *a, void *ctx)
-{
-	if (a->nla_type == CTRL_ATTR_FAMILY_ID)
-		memcpy(ctx, (char *)a + NLA_HDRLEN, 2);
 }
 
 static void nl_open(struct nl *nl)
@@ -330,19 +286,11 @@ static void nl_open(struct nl *nl)
 	nl->sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (nl->sock < 0 || bind(nl->sock, (void *)&sa, sizeof(sa)))
 		die("netlink socket: %s", strerror(errno));
-	nl_req(nl, &r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
+	nl_hdr(&r, ++nl->seq, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 0);
 	nl_put(&r, CTRL_ATTR_FAMILY_NAME, KHUP_GENL_NAME,
 	       sizeof(KHUP_GENL_NAME));
-	if (nl_call(nl, &r, family_cb, &nl->family) || !nl->family)
+	if (nl_call(nl, &r, nl_family_cb, &nl->family) || !nl->family)
 		die("family khup not found");
-}
-
-static void stats_cb(struct nlattr *a, void *ctx)
-{
-	uint64_t *v = ctx;
-
-	if (a->nla_type <= KHUP_A_MAX && a->nla_len == NLA_HDRLEN + 8)
-		memcpy(&v[a->nla_type], (char *)a + NLA_HDRLEN, 8);
 }
 
 static void get_stats(struct nl *nl, uint64_t *v)
@@ -351,8 +299,8 @@ static void get_stats(struct nl *nl, uint64_t *v)
 	int err;
 
 	memset(v, 0, (KHUP_A_MAX + 1) * sizeof(*v));
-	nl_req(nl, &r, nl->family, KHUP_NL_CMD_STATS_GET, 0);
-	err = nl_call(nl, &r, stats_cb, v);
+	nl_hdr(&r, ++nl->seq, nl->family, KHUP_NL_CMD_STATS_GET, 0);
+	err = nl_call(nl, &r, nl_stats_cb, v);
 	if (err)
 		die("stats: %s", strerror(-err));
 }
@@ -370,7 +318,7 @@ static int replace(int slot, int by_netlink, struct nl *nl, uint64_t *s)
 	if (by_netlink) {
 		struct nlreq r;
 
-		nl_req(nl, &r, nl->family, KHUP_NL_CMD_IMAGE_RELEASE, NLM_F_ACK);
+		nl_hdr(&r, ++nl->seq, nl->family, KHUP_NL_CMD_IMAGE_RELEASE, NLM_F_ACK);
 		nl_put(&r, KHUP_A_IMAGE_ID, &g->id, 8);
 		err = nl_call(nl, &r, NULL, NULL);
 	} else {
@@ -504,7 +452,7 @@ static void *lister(void *arg)
 			if (ioctl(dev_fd, KHUP_IOC_TASKS, &t) && errno != ENOENT)
 				fail("TASKS: %s", strerror(errno));
 		}
-		nl_req(&nl, &r, nl.family, KHUP_NL_CMD_IMAGE_GET, NLM_F_DUMP);
+		nl_hdr(&r, ++nl.seq, nl.family, KHUP_NL_CMD_IMAGE_GET, NLM_F_DUMP);
 		err = nl_call(&nl, &r, NULL, NULL);
 		if (err)
 			fail("netlink dump: %s", strerror(-err));
@@ -530,14 +478,6 @@ static void *rmmoder(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t v0[KHUP_A_MAX + 1], v[KHUP_A_MAX + 1], held = 0, sealed = 0;
@@ -549,6 +489,8 @@ int main(int argc, char **argv)
 	struct nl nl;
 	unsigned int i;
 
+	tl_die_word = "fatal: ";
+	tl_die_status = 2;
 	if (argc != 2)
 		die("usage: khup-stress SECONDS");
 	secs = atof(argv[1]);
@@ -620,7 +562,7 @@ int main(int argc, char **argv)
 					    .id = slots[i].cur->id };
 
 		if (ioctl(dev_fd, KHUP_IOC_RELEASE, &op))
-			fail("release %" PRIu64 ": %s", op.id, strerror(errno));
+			fail("release %" PRIu64 ": %s", (uint64_t)op.id, strerror(errno));
 	}
 	get_stats(&nl, v);
 	pinned = v[KHUP_A_STATS_PINNED] - v0[KHUP_A_STATS_PINNED];
@@ -642,6 +584,6 @@ int main(int argc, char **argv)
 	       (uint64_t)nr_nl_releases, (uint64_t)nr_creates,
 	       (uint64_t)nr_claims, (uint64_t)nr_commits,
 	       (uint64_t)nr_rollbacks, (uint64_t)nr_lists,
-	       (uint64_t)nr_rmmods, (int)failures);
-	return failures ? 1 : 0;
+	       (uint64_t)nr_rmmods, (int)tl_failures);
+	return tl_failures ? 1 : 0;
 }

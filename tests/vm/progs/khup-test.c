@@ -91,40 +91,11 @@
 #include <linux/khup.h>
 
 #include "../../../tools/scratch.h"
+#include "libtest.h"
 
 #define PS 4096UL
 #define MB (1024UL * 1024)
 #define MAX_RANGES 32
-
-static int khup_fd = -1;
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "khup-test: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-static int dev(void)
-{
-	if (khup_fd < 0) {
-		khup_fd = open("/dev/khup", O_RDWR | O_CLOEXEC);
-		if (khup_fd < 0)
-			die("open /dev/khup: %s", strerror(errno));
-	}
-	return khup_fd;
-}
-
-/* ioctl returning 0 or -errno */
-static int kio(unsigned long cmd, void *arg)
-{
-	return ioctl(dev(), cmd, arg) ? -errno : 0;
-}
 
 /* xorshift64*: data is a function of (seed, page), so both kernels agree. */
 static void fill_page(uint64_t *p, uint64_t seed, uint64_t page)
@@ -140,41 +111,6 @@ static void fill_page(uint64_t *p, uint64_t seed, uint64_t page)
 	}
 }
 
-static uint64_t fnv(uint64_t h, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len--)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	return h;
-}
-
-#define FNV0 0xcbf29ce484222325ULL
-
-static uint64_t image_id(const char *name)
-{
-	struct khup_info in = { .size = sizeof(in), .flags = KHUP_INFO_BY_NAME };
-	int err;
-
-	strncpy(in.name, name, sizeof(in.name) - 1);
-	err = kio(KHUP_IOC_INFO, &in);
-	if (err)
-		die("INFO %s: %s", name, strerror(-err));
-	return in.id;
-}
-
-static uint64_t create(const char *name)
-{
-	struct khup_create c = { .size = sizeof(c) };
-	int err;
-
-	strncpy(c.name, name, sizeof(c.name) - 1);
-	err = kio(KHUP_IOC_CREATE, &c);
-	if (err)
-		die("CREATE %s: %s", name, strerror(-err));
-	return c.id;
-}
-
 static void seal(uint64_t id)
 {
 	struct khup_image_op op = { .size = sizeof(op), .id = id };
@@ -182,20 +118,6 @@ static void seal(uint64_t id)
 
 	if (err)
 		die("SEAL %" PRIu64 ": %s", id, strerror(-err));
-}
-
-static int pin(uint64_t id, pid_t pid, struct iovec *iov, int n,
-	       uint64_t *pages)
-{
-	struct khup_pin p = {
-		.size = sizeof(p), .id = id, .pid = pid, .nr_iovecs = n,
-		.iovecs = (uintptr_t)iov,
-	};
-	int err = kio(KHUP_IOC_PIN, &p);
-
-	if (pages)
-		*pages = p.nr_pages;
-	return err;
 }
 
 struct range {
@@ -407,20 +329,6 @@ static uint64_t hash_fd(int fd, uint64_t pages)
 		off += got;
 	}
 	return h;
-}
-
-static int open_pages(uint64_t id, pid_t pid, uint64_t *pages)
-{
-	struct khup_open_pages op = {
-		.size = sizeof(op), .id = id, .pid = pid,
-		.flags = KHUP_FD_CLOEXEC,
-	};
-	int err = kio(KHUP_IOC_OPEN_PAGES, &op);
-
-	if (err)
-		die("OPEN_PAGES %d: %s", pid, strerror(-err));
-	*pages = op.nr_pages;
-	return op.fd;
 }
 
 static int remote_pin(const char *name, const char *state)

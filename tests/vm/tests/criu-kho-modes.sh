@@ -56,6 +56,38 @@ c = s.accept()
 time.sleep(60)' "$1" </dev/null >/dev/null 2>&1 &
 }
 
+# rpc MODE: CRIU's RPC (swrk) through pycriu with kho set, in $IMG: a
+# pre-dump of $pid (which must be refused), a dump of $pid, or a restore.
+# Its log is $IMG/rpc-MODE.log.
+rpc() {
+	env CRIU_LIBS_DIR="$KHUP_PLUGIN_DIR" \
+		python3 - "$PYCRIU" "$CRIU" "$IMG" "$pid" "$1" <<-'EOF'
+		import os, sys
+		sys.path.insert(0, sys.argv[1])
+		import pycriu
+		mode = sys.argv[5]
+		c = pycriu.criu()
+		c.use_binary(sys.argv[2])
+		c.opts.images_dir_fd = os.open(sys.argv[3], os.O_DIRECTORY)
+		c.opts.kho = True
+		c.opts.log_level = 4
+		c.opts.log_file = "rpc-" + mode + ".log"
+		if mode == "restore":
+		    print("restored pid", c.restore().pid)
+		    sys.exit(0)
+		c.opts.pid = int(sys.argv[4])
+		if mode == "dump":
+		    c.dump()
+		    sys.exit(0)
+		try:
+		    c.pre_dump()
+		except pycriu.CRIUException as e:
+		    print("refused:", e)
+		    sys.exit(0)
+		sys.exit("it succeeded")
+	EOF
+}
+
 stage1() {
 	local pid out ps
 	need_plugin
@@ -167,61 +199,16 @@ stage1() {
 	# pre-dump with kho is refused
 	rm -rf "$IMG"
 	mkdir -p "$IMG"
-	check "RPC pre-dump with kho is refused" python3 - "$PYCRIU" "$CRIU" "$IMG" "$pid" <<-'EOF'
-		import os, sys
-		sys.path.insert(0, sys.argv[1])
-		import pycriu
-		c = pycriu.criu()
-		c.use_binary(sys.argv[2])
-		c.opts.images_dir_fd = os.open(sys.argv[3], os.O_DIRECTORY)
-		c.opts.pid = int(sys.argv[4])
-		c.opts.kho = True
-		c.opts.log_level = 4
-		c.opts.log_file = "rpc-pre-dump.log"
-		try:
-		    c.pre_dump()
-		except pycriu.CRIUException as e:
-		    print("refused:", e)
-		    sys.exit(0)
-		sys.exit("it succeeded")
-	EOF
+	check "RPC pre-dump with kho is refused" rpc pre-dump
 	check "RPC pre-dump: the refusal says why" \
 		grep -qF -- "--kho is only valid on dump, restore and lazy-pages" "$IMG/rpc-pre-dump.log"
 	check "RPC pre-dump: the workload runs on" wl_report "$WLD" report.rpd
-	check "RPC (swrk) dump with kho" env CRIU_LIBS_DIR="$KHUP_PLUGIN_DIR" \
-		python3 - "$PYCRIU" "$CRIU" "$IMG" "$pid" dump <<-'EOF'
-		import os, sys
-		sys.path.insert(0, sys.argv[1])
-		import pycriu
-		c = pycriu.criu()
-		c.use_binary(sys.argv[2])
-		c.opts.images_dir_fd = os.open(sys.argv[3], os.O_DIRECTORY)
-		c.opts.kho = True
-		c.opts.log_level = 4
-		c.opts.log_file = "rpc-" + sys.argv[5] + ".log"
-		if sys.argv[5] == "dump":
-		    c.opts.pid = int(sys.argv[4])
-		    c.dump()
-		else:
-		    print("restored pid", c.restore().pid)
-	EOF
+	check "RPC (swrk) dump with kho" rpc dump
 	show_log "$IMG/rpc-dump.log"
 	check "RPC dump: the workload is gone" wl_gone "$WLD"
 	check "RPC dump: khup.img written" test -s "$IMG/khup.img"
 	check_eq "RPC dump: pages-*.img hold 0 bytes" "$(pages_img_bytes "$IMG")" 0
-	check "RPC (swrk) restore with kho" env CRIU_LIBS_DIR="$KHUP_PLUGIN_DIR" \
-		python3 - "$PYCRIU" "$CRIU" "$IMG" "$pid" restore <<-'EOF'
-		import os, sys
-		sys.path.insert(0, sys.argv[1])
-		import pycriu
-		c = pycriu.criu()
-		c.use_binary(sys.argv[2])
-		c.opts.images_dir_fd = os.open(sys.argv[3], os.O_DIRECTORY)
-		c.opts.kho = True
-		c.opts.log_level = 4
-		c.opts.log_file = "rpc-restore.log"
-		print("restored pid", c.restore().pid)
-	EOF
+	check "RPC (swrk) restore with kho" rpc restore
 	show_log "$IMG/rpc-restore.log"
 	restore_check "RPC restore"
 
