@@ -19,26 +19,8 @@ sbin=$dest$prefix/sbin
 compdir=$dest$prefix/share/bash-completion/completions
 version=$("$top/scripts/version")
 
-n=0 passed=0 failed=0
-# result RC DESC [DETAIL FILE]: one KTAP line; the file is shown on failure
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-		passed=$((passed + 1))
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[ -z "${3:-}" ] || sed 's/^/#   | /' "$3" | tail -n 20
-	fi
-}
-# check DESC CMD...: passes iff CMD exits 0; its output is shown otherwise
-check() {
-	local desc=$1 rc=0
-	shift
-	"$@" >"$work/out" 2>&1 || rc=$?
-	result "$rc" "$desc" "$work/out"
-}
+# shellcheck source=tests/host/ktap.sh
+. "$top/tests/host/ktap.sh"
 
 echo "KTAP version 1"
 echo "# version $version"
@@ -299,6 +281,4 @@ check "make uninstall DESTDIR=<tmp> KHUPLIBDIR=/opt/khup removes CRIU, plugin an
 	make -s -C '$top' uninstall DESTDIR='$work/full2' KHUPLIBDIR=/opt/khup &&
 	[ ! -e '$work/full2/opt/khup' ] && [ -z \"\$(cd '$work/full2' && find . -type f ! -path ./etc/khup/khupd.conf)\" ]"
 
-echo "1..$n"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ktap_end

@@ -13,22 +13,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-n=0 passed=0 failed=0
-# check DESC CMD...: passes iff CMD exits 0; its output is shown otherwise
-check() {
-	local desc=$1 rc=0
-	shift
-	n=$((n + 1))
-	"$@" >"$work/out" 2>&1 || rc=$?
-	if [ "$rc" -eq 0 ]; then
-		echo "ok $n $desc"
-		passed=$((passed + 1))
-	else
-		echo "not ok $n $desc"
-		failed=$((failed + 1))
-		sed 's/^/#   | /' "$work/out" | tail -n 30
-	fi
-}
+# shellcheck source=tests/host/ktap.sh
+. "$top/tests/host/ktap.sh"
 
 echo "KTAP version 1"
 echo "# $(shellcheck --version 2>&1 | sed -n 's/^version: /shellcheck /p')"
@@ -44,6 +30,4 @@ want=$(cd upgrade && printf '%s\n' *.sh | sort)
 got=$(sed -nE 's|^\. "\$UPGRADE_LIB/([a-z-]+\.sh)".*|\1|p' khup-upgrade | sort)
 check "khup-upgrade sources every library file (upgrade/*.sh)" diff <(echo "$want") <(echo "$got")
 
-echo "1..$n"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ktap_end

@@ -22,10 +22,12 @@ CRIU_LIBDIR=
 CRIU_OPTS=
 DRY_RUN=no
 PREPARE=yes
-# khupctl and khup-tracedat: next to the driver (installed or built), else
-# from PATH
-KHUPCTL=${KHUPCTL:-$HERE/khupctl}
-[ -x "$KHUPCTL" ] || KHUPCTL=khupctl
+# khupctl and khup-tracedat: $KHUPCTL and $KHUP_TRACEDAT, else next to
+# the driver (installed or built), else from PATH
+if [ -z "${KHUPCTL:-}" ]; then
+	KHUPCTL=$HERE/khupctl
+	[ -x "$KHUPCTL" ] || KHUPCTL=khupctl
+fi
 TRACEDAT=${KHUP_TRACEDAT:-$HERE/khup-tracedat}
 [ -x "$TRACEDAT" ] || TRACEDAT=khup-tracedat
 TRACE_CMD=${TRACE_CMD:-trace-cmd}

@@ -118,8 +118,6 @@ restore_all() {
 order_done() {
 	local order=$IMAGES_DIR/khup-upgrade.order dir pid comm left=0
 	[ -f "$order" ] || return 0
-	# (comm is read so that pid holds one word)
-	# shellcheck disable=SC2034
 	while read -r dir pid comm; do
 		[ -z "$dir" ] || [ -e "$dir/khup-restored" ] || left=$((left + 1))
 	done <"$order"

@@ -32,7 +32,7 @@ nothing_done() {
 		find "$dir" | head -n 20
 		return 1
 	fi
-	held=$(khup_images)
+	held=$(khup_images) || { echo "cannot list khup.ko's images"; return 1; }
 	[ -z "$held" ] || { echo "khup.ko holds: $held"; return 1; }
 	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || { echo "a kernel is loaded for kexec"; return 1; }
 	kill -0 "$pid" || { echo "the workload (pid $pid) is gone"; return 1; }
