@@ -55,7 +55,7 @@ help:
 	@echo 'make check-install  stage make install in a temporary DESTDIR; check man, --version, completion, unit'
 	@echo 'make check-shell    shellcheck khup-upgrade, its library and khup-restore-generator'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
-	@echo 'make test       set-up, unit tests, install checks, checkpatch, VM tests, bench smoke'
+	@echo 'make test       set-up, unit tests, install and shell checks, checkpatch, VM tests, bench smoke'
 	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
@@ -224,7 +224,9 @@ uninstall:
 		$(MAKE) --no-print-directory -C $$d O=$(BUILD)/$$d KHUPLIBDIR=$(KHUPLIBDIR) uninstall || exit 1; \
 	done
 	rm -f $(DESTDIR)$(KHUPLIBDIR)/criu $(DESTDIR)$(KHUPLIBDIR)/plugins/khup_plugin.so
-	-rmdir $(DESTDIR)$(KHUPLIBDIR)/plugins $(DESTDIR)$(KHUPLIBDIR) 2>/dev/null
+	@for d in $(DESTDIR)$(KHUPLIBDIR)/plugins $(DESTDIR)$(KHUPLIBDIR); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d || exit 1; \
+	done
 
 # The patched CRIU goes next to its plugin, in khup's own directory and not
 # on PATH: the distribution's criu (podman, runc) stays the one 'criu'
