@@ -23,7 +23,7 @@ VMFLAGS ?=
 PREFIX ?= /usr/local
 KHUPLIBDIR ?= $(PREFIX)/lib/khup
 
-.PHONY: all help deps deps-build kernel kernel-bench test-debug criu zdtm-build zdtm plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu clean
+.PHONY: all help deps deps-build kernel kernel-bench test-debug criu zdtm-build zdtm plugin modules modules-bench progs programs userspace man unit check-install vmtest test demo bench install install-programs install-plugin install-module install-dkms install-criu uninstall check-shell clean
 
 all: userspace man
 
@@ -53,18 +53,20 @@ help:
 	@echo 'make modules    build khup.ko for each test kernel'
 	@echo 'make unit       run the host unit tests'
 	@echo 'make check-install  stage make install in a temporary DESTDIR; check man, --version, completion, unit'
+	@echo 'make check-shell    shellcheck khup-upgrade, its library and khup-restore-generator'
 	@echo 'make vmtest     run the VM tests (VMFLAGS=... passes options to tests/vm/run)'
-	@echo 'make test       set-up, unit tests, install checks, checkpatch, VM tests, bench smoke'
+	@echo 'make test       set-up, unit tests, install and shell checks, checkpatch, VM tests, bench smoke'
 	@echo 'make test-debug the module, criu and daemon VM tests and the fault-injection tests on the debug kernel'
 	@echo 'make demo       set-up, then the end-to-end demo in a VM'
 	@echo 'make bench      set-up, then the benchmarks (BENCHMARKS.md, bench/results/)'
 	@echo 'make install    install khupd (unit, settings), khupctl, khup-upgrade, man pages,'
 	@echo '                bash completion, the patched CRIU and its plugin (PREFIX, DESTDIR;'
-	@echo '                CRIU and plugin in KHUPLIBDIR, default PREFIX/lib/khup)'
+	@echo '                CRIU, plugin and khup-upgrade'"'"'s library in KHUPLIBDIR, default PREFIX/lib/khup)'
 	@echo 'make install-programs  the same without CRIU and the plugin (no CRIU build)'
 	@echo 'make install-module  build khup.ko for KREL (default: the running kernel) and install it'
 	@echo 'make install-dkms     khup.ko through DKMS, for every kernel with KHO (now and later)'
 	@echo 'make install-criu     install the patched CRIU as KHUPLIBDIR/criu (not on PATH)'
+	@echo 'make uninstall        remove what make install put there (keeps /etc/khup/khupd.conf)'
 
 # Everything the tests need; deps-build only what building and installing
 # needs (scripts/deps).
@@ -123,6 +125,11 @@ unit:
 # checked there (seconds; part of make test).
 check-install:
 	@tests/host/install.sh
+
+# The installed shell programs are shellcheck-clean (seconds; part of make
+# test).
+check-shell:
+	@tests/host/shellcheck.sh
 
 vmtest: kernel plugin modules userspace zdtm-build
 	tests/vm/run $(VMFLAGS)
@@ -209,6 +216,17 @@ install-dkms:
 			[ $$rc -eq 0 ] || [ $$rc -eq 77 ] || exit 1; \
 		done; \
 	fi
+
+# Everything install put there but /etc/khup/khupd.conf (the
+# administrator's settings); needs no build.
+uninstall:
+	@for d in daemon tools man; do \
+		$(MAKE) --no-print-directory -C $$d O=$(BUILD)/$$d KHUPLIBDIR=$(KHUPLIBDIR) uninstall || exit 1; \
+	done
+	rm -f $(DESTDIR)$(KHUPLIBDIR)/criu $(DESTDIR)$(KHUPLIBDIR)/plugins/khup_plugin.so
+	@for d in $(DESTDIR)$(KHUPLIBDIR)/plugins $(DESTDIR)$(KHUPLIBDIR); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d || exit 1; \
+	done
 
 # The patched CRIU goes next to its plugin, in khup's own directory and not
 # on PATH: the distribution's criu (podman, runc) stays the one 'criu'

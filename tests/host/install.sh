@@ -19,26 +19,8 @@ sbin=$dest$prefix/sbin
 compdir=$dest$prefix/share/bash-completion/completions
 version=$("$top/scripts/version")
 
-n=0 passed=0 failed=0
-# result RC DESC [DETAIL FILE]: one KTAP line; the file is shown on failure
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-		passed=$((passed + 1))
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[ -z "${3:-}" ] || sed 's/^/#   | /' "$3" | tail -n 20
-	fi
-}
-# check DESC CMD...: passes iff CMD exits 0; its output is shown otherwise
-check() {
-	local desc=$1 rc=0
-	shift
-	"$@" >"$work/out" 2>&1 || rc=$?
-	result "$rc" "$desc" "$work/out"
-}
+# shellcheck source=tests/host/ktap.sh
+. "$top/tests/host/ktap.sh"
 
 echo "KTAP version 1"
 echo "# version $version"
@@ -68,10 +50,13 @@ result "$([ -z "$bad" ] && grep -qx deps-build "$work/reached"; echo $?)" \
 check "make install-programs DESTDIR=<tmp> succeeds" \
 	make -s -C "$top" install-programs DESTDIR="$dest"
 
+# khup-upgrade's library: every file of tools/upgrade/
+upgrade_lib=$(cd "$top/tools/upgrade" && printf 'usr/local/lib/khup/upgrade/%s\n' *.sh)
 expected="etc/khup/khupd.conf
 lib/systemd/system-generators/khup-restore-generator
 lib/systemd/system/khup-restore.service
 lib/systemd/system/khupd.service
+$upgrade_lib
 usr/local/sbin/khup-tracedat
 usr/local/sbin/khup-upgrade
 usr/local/sbin/khupctl
@@ -83,8 +68,18 @@ usr/local/share/man/man8/khup-upgrade.8
 usr/local/share/man/man8/khupctl.8
 usr/local/share/man/man8/khupd.8"
 (cd "$dest" 2>/dev/null && find . \( -type f -o -type l \) | sed 's|^\./||' | sort) >"$work/files"
-diff -u <(echo "$expected") "$work/files" >"$work/diff"
+diff -u <(echo "$expected" | sort) "$work/files" >"$work/diff"
 result $? "the installed files are exactly the expected ones" "$work/diff"
+# The staged driver finds the staged library (relative to its own path),
+# and says so clearly when it is missing
+mv "$dest$prefix/lib/khup/upgrade" "$work/upgrade-lib"
+"$sbin/khup-upgrade" --version >"$work/out" 2>&1
+rc=$?
+mv "$work/upgrade-lib" "$dest$prefix/lib/khup/upgrade"
+result "$([ "$rc" -eq 1 ] && grep -q "khup-upgrade: error: its library is missing: no common.sh in $dest$prefix/sbin/../lib/khup/upgrade" "$work/out"; echo $?)" \
+	"khup-upgrade without its library fails at once, naming where it looked (exit $rc)" "$work/out"
+check "khup-upgrade runs with its library from $prefix/lib/khup/upgrade, relative to itself" \
+	test "$("$sbin/khup-upgrade" --version 2>&1)" = "khup-upgrade $version"
 
 # --- DKMS source tree --------------------------------------------------------
 base=$("$top/scripts/version" --base)
@@ -124,10 +119,12 @@ check "the installed CRIU is the patched one (criu --help names --kho)" \
 check "khup-upgrade's default CRIU directory is $prefix/lib/khup" \
 	grep -qx "KHUP_LIBDIR=$prefix/lib/khup" "$sbin/khup-upgrade"
 rm -rf "$work/full2"
-check "KHUPLIBDIR=/opt/khup moves CRIU, plugin and khup-upgrade's default together" bash -c "
+check "KHUPLIBDIR=/opt/khup moves CRIU, plugin, khup-upgrade's library and its default together" bash -c "
 	make -s -C '$top' install-plugin install-criu install-programs DESTDIR='$work/full2' KHUPLIBDIR=/opt/khup &&
 	test -x '$work/full2/opt/khup/criu' && test -f '$work/full2/opt/khup/plugins/khup_plugin.so' &&
-	grep -qx 'KHUP_LIBDIR=/opt/khup' '$work/full2$prefix/sbin/khup-upgrade'"
+	test -f '$work/full2/opt/khup/upgrade/common.sh' &&
+	grep -qx 'KHUP_LIBDIR=/opt/khup' '$work/full2$prefix/sbin/khup-upgrade' &&
+	test \"\$('$work/full2$prefix/sbin/khup-upgrade' --version)\" = 'khup-upgrade $version'"
 # That rebuilt build/tools/khup-upgrade for /opt/khup: back to the default,
 # which the VM tests run (the next checks use $dest's copies anyway).
 make -s -C "$top" programs >/dev/null 2>&1
@@ -274,6 +271,14 @@ check "bash-completion loads both from $prefix/share on demand" bash --norc --no
 	__load_completion khupctl && __load_completion khup-upgrade &&
 		complete -p khupctl khup-upgrade"
 
-echo "1..$n"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+# --- make uninstall ---------------------------------------------------------
+# Last: it removes what the checks above use. Only the settings file stays.
+check "make uninstall DESTDIR=<tmp> succeeds" make -s -C "$top" uninstall DESTDIR="$dest"
+(cd "$dest" 2>/dev/null && find . \( -type f -o -type l \) | sed 's|^\./||' | sort) >"$work/files"
+diff -u <(echo etc/khup/khupd.conf) "$work/files" >"$work/diff"
+result $? "make uninstall leaves only /etc/khup/khupd.conf (the administrator's settings)" "$work/diff"
+check "make uninstall DESTDIR=<tmp> KHUPLIBDIR=/opt/khup removes CRIU, plugin and library too" bash -c "
+	make -s -C '$top' uninstall DESTDIR='$work/full2' KHUPLIBDIR=/opt/khup &&
+	[ ! -e '$work/full2/opt/khup' ] && [ -z \"\$(cd '$work/full2' && find . -type f ! -path ./etc/khup/khupd.conf)\" ]"
+
+ktap_end

@@ -9,26 +9,13 @@
 # the trace files decode every old-kernel event exactly as the old kernel
 # printed it, and the new kernel's events in order on one time axis.
 
+. "$KHUP_TOP/tests/vm/progs/upgrade.sh"
+
 KHUPD=$KHUP_BUILD/daemon/khupd
-UPGRADE=$KHUP_BUILD/tools/khup-upgrade
 TRACEFS=/sys/kernel/tracing
 INST=$TRACEFS/instances/khup
 WL_MIB=${WL_MIB:-64}
 TF=$OUT/img/khup-upgrade
-
-# upgrade ARGS...: khup-upgrade with this test's CRIU and plugin (and the
-# next kernel's khup.ko, unless ARGS name another)
-upgrade() {
-	local mod=$KHUP_BUILD/modules/$STAGE_RELEASE_2/khup.ko
-	case " $* " in *" --next-module "*) mod= ;; esac
-	"$UPGRADE" --criu "$CRIU" --criu-libdir "$KHUP_PLUGIN_DIR" ${mod:+--next-module "$mod"} "$@"
-}
-# run_to FILE CMD...: CMD's output into FILE
-run_to() {
-	local f=$1
-	shift
-	"$@" >"$f" 2>&1
-}
 # khup_events FILE: "TIMESTAMP: khup_EVENT: FIELDS" of every khup event in
 # a text trace (the kernel's own 'trace' file or khup-upgrade.trace)
 khup_events() {
@@ -43,8 +30,8 @@ upgrade_start_line() {
 	grep -m1 'khup-upgrade: upgrade start' "$1"
 }
 
-# trace_stage1 [CMD...]: khup-upgrade checkpoints a workload and loads the
-# next kernel; CMD PID runs first, with the workload's pid
+# trace_stage1: khup-upgrade checkpoints a workload and loads the next
+# kernel
 trace_stage1() {
 	local wl=$OUT/wl pid kpid rc
 	need_plugin
@@ -61,7 +48,6 @@ trace_stage1() {
 	pid=$(kv "$wl/ready" pid)
 	echo "$pid" >"$OUT/wl_pid"
 	check "report before the upgrade" wl_report "$wl" report.before
-	[ $# -eq 0 ] || "$@" "$pid"
 
 	# The harness does the kexec itself (into stage 2), so --no-exec.
 	check "khup-upgrade checkpoints, loads the next kernel, saves the trace formats" \

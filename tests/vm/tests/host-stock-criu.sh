@@ -37,16 +37,24 @@ stage1() {
 	check "tmpfs on /usr/local (the guest's root is read-only)" mount -t tmpfs khup-prefix /usr/local
 	check "the stock CRIU installed on PATH" install -D -m 0755 "$STOCK_CRIU" "$STOCK"
 	check "the stock CRIU has no --kho (no khup patch)" bash -c "! '$STOCK' --help 2>&1 | grep -q -- --kho"
-	check "install khup's CRIU and plugin as make install does" bash -c "
+	check "install khup's CRIU, plugin and khup-upgrade (driver and library) as make install does" bash -c "
 		install -D -m 0755 '$CRIU' '$KHUPLIB/criu' &&
 		install -D -m 0644 '$KHUP_PLUGIN_DIR/khup_plugin.so' '$KHUPLIB/plugins/khup_plugin.so' &&
-		install -D -m 0755 '$KHUP_BUILD/tools/khup-upgrade' /usr/local/sbin/khup-upgrade"
+		install -D -m 0755 '$KHUP_BUILD/tools/khup-upgrade' /usr/local/sbin/khup-upgrade &&
+		install -d '$KHUPLIB/upgrade' && install -m 0644 '$KHUP_BUILD'/tools/upgrade/*.sh '$KHUPLIB/upgrade/'"
 	check "nothing of khup's in the stock CRIU's plugin directory" \
 		bash -c "! ls /usr/lib/criu/*.so 2>/dev/null | grep -q ."
 	check "criu on PATH is the stock one" test "$(command -v criu)" = "$STOCK"
 	check "khup-upgrade defaults to the installed CRIU and plugin" bash -c "
 		env -u CRIU /usr/local/sbin/khup-upgrade --help | grep -q '$KHUPLIB/criu if installed' &&
 		grep -qx 'KHUP_LIBDIR=$KHUPLIB' /usr/local/sbin/khup-upgrade"
+	# (and no other: without it, it stops)
+	check "the installed khup-upgrade runs with the installed library ($KHUPLIB/upgrade), and only with it" bash -c "
+		/usr/local/sbin/khup-upgrade --version | grep -q '^khup-upgrade ' &&
+			mv '$KHUPLIB/upgrade' '$KHUPLIB/upgrade.off' || exit 1
+		/usr/local/sbin/khup-upgrade --version >/dev/null 2>&1; rc=\$?
+		mv '$KHUPLIB/upgrade.off' '$KHUPLIB/upgrade'
+		[ \$rc -eq 1 ]"
 
 	check "workload starts" wl_start "$wl" 16
 	pid=$(kv "$wl/ready" pid)
