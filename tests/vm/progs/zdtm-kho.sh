@@ -23,6 +23,13 @@ zdtm_setup() {
 	rm -rf "$ZDTM"
 	mkdir -p "$ZDTM" "$OUT/zdtm"
 	check "ZDTM copied to $ZDTM" cp -a "$ZDTM_BUILD/criu/test" "$ZDTM_BUILD/criu/lib" "$ZDTM/"
+	# and the headers test/plugins builds its plugins with (zdtm.py
+	# builds memfd_pages for 'run --kho')
+	mkdir -p "$ZDTM/criu/arch/x86"
+	check "CRIU's include/ copied to $ZDTM" cp -a "$ZDTM_BUILD/criu/include" "$ZDTM/"
+	check "CRIU's criu/include/ copied to $ZDTM" cp -a "$ZDTM_BUILD/criu/criu/include" "$ZDTM/criu/"
+	check "CRIU's x86 headers copied to $ZDTM" \
+		cp -a "$ZDTM_BUILD/criu/criu/arch/x86/include" "$ZDTM/criu/arch/x86/"
 	# zdtm.py runs "criu ACTION --no-default-config ARGS..." (with --kho
 	# on dump and restore when it runs with --kho): the wrapper adds
 	# khup's plugin directory to dump and restore when ZDTM_KHO=1 (else
