@@ -23,17 +23,26 @@ zdtm_setup() {
 	rm -rf "$ZDTM"
 	mkdir -p "$ZDTM" "$OUT/zdtm"
 	check "ZDTM copied to $ZDTM" cp -a "$ZDTM_BUILD/criu/test" "$ZDTM_BUILD/criu/lib" "$ZDTM/"
-	# zdtm.py runs "criu ACTION --no-default-config ARGS...": the wrapper
-	# adds --kho and the plugin directory to dump and restore when
-	# ZDTM_KHO=1. Either way it locks the network of a net namespace with
-	# nftables (CRIU's default, iptables, is not installed; the test
-	# kernels have nftables).
+	# and the headers test/plugins builds its plugins with (zdtm.py
+	# builds memfd_pages for 'run --kho')
+	mkdir -p "$ZDTM/criu/arch/x86"
+	check "CRIU's include/ copied to $ZDTM" cp -a "$ZDTM_BUILD/criu/include" "$ZDTM/"
+	check "CRIU's criu/include/ copied to $ZDTM" cp -a "$ZDTM_BUILD/criu/criu/include" "$ZDTM/criu/"
+	check "CRIU's x86 headers copied to $ZDTM" \
+		cp -a "$ZDTM_BUILD/criu/criu/arch/x86/include" "$ZDTM/criu/arch/x86/"
+	# zdtm.py runs "criu ACTION --no-default-config ARGS..." (with --kho
+	# on dump and restore when it runs with --kho): the wrapper adds
+	# khup's plugin directory to dump and restore when ZDTM_KHO=1 (else
+	# criu loads the plugins zdtm.py built in test/plugins, CRIU_LIBS_DIR).
+	# Either way it locks the network of a net namespace with nftables
+	# (CRIU's default, iptables, is not installed; the test kernels have
+	# nftables).
 	cat >"$ZDTM_CRIU" <<-EOF
 		#!/bin/bash
 		case "\$1" in
 		dump | restore)
 		    if [ "\${ZDTM_KHO:-0}" = 1 ]; then
-		        exec "$CRIU" "\$@" --network-lock nftables --kho --libdir "$KHUP_PLUGIN_DIR"
+		        exec "$CRIU" "\$@" --network-lock nftables --libdir "$KHUP_PLUGIN_DIR"
 		    fi
 		    exec "$CRIU" "\$@" --network-lock nftables ;;
 		esac
@@ -54,26 +63,30 @@ zdtm_excluded() {
 }
 
 # zdtm_run MODE FLAVOR NAME...: zdtm.py runs of the static tests NAME... in
-# FLAVOR, with --kho on dump and restore when MODE is kho (plain: as CRIU's
-# CI runs them), going on after a failure; 20 tests per run, so that a long
+# FLAVOR, going on after a failure. MODE kho: 'zdtm.py run --kho' (--kho on
+# dump and restore), the pages kept by khup's plugin; memfd: the same with
+# CRIU's test plugin test/plugins/memfd_pages (the hooks without khup);
+# plain: without --kho, as CRIU's CI runs them. 20 tests per run, so that a long
 # set leaves its results as it goes. zdtm.py's TAP reports:
 # $OUT/zdtm/MODE-FLAVOR-N/criu-testreport.tap, its output MODE-FLAVOR-N.log.
 zdtm_run() {
-	local mode=$1 flavor=$2 t n=0 i=0 args=() tag
+	local mode=$1 flavor=$2 t n=0 i=0 args=() tag k
 	shift 2
 	while [ $# -gt 0 ]; do
 		args=()
 		for t in "${@:1:20}"; do args+=(-t "zdtm/static/$t"); done
-		shift $((${#args[@]} / 2))
+		k=$((${#args[@]} / 2))
+		shift "$k"
 		n=$((n + 1))
 		tag=$mode-$flavor-$n
 		rm -rf "${OUT:?}/zdtm/$tag"
+		[ "$mode" = plain ] || args+=(--kho)
 		(cd "$ZDTM/test" && ZDTM_KHO=$([ "$mode" = kho ] && echo 1 || echo 0) \
 			python3 zdtm.py run "${args[@]}" -f "$flavor" --keep-going \
 			--ignore-taint --keep-img never --criu-bin "$ZDTM_CRIU" \
 			--pycriu-search-path "$ZDTM/lib" --report "$OUT/zdtm/$tag") \
 			</dev/null >"$OUT/zdtm/$tag.log" 2>&1
-		i=$((i + ${#args[@]} / 2))
+		i=$((i + k))
 		note "zdtm ($mode, $flavor): $i tests run, $(grep -hc '^ok' "$OUT/zdtm/$mode-$flavor-"*/criu-testreport.tap 2>/dev/null | awk '{ n += $1 } END { print n + 0 }') passed so far"
 	done
 }
@@ -84,6 +97,19 @@ zdtm_verdict() {
 		$1 == "ok" && $4 == t { v = ($5 == "#") ? "skipped by zdtm.py:" substr($0, index($0, "#") + 1) : "ok" }
 		$1 == "not" && $5 == t { v = "failed" }
 		END { print v ? v : "no result from zdtm.py" }'
+}
+
+# zdtm_memfd NAME...: the static tests NAME... (h flavor) through 'zdtm.py
+# run --kho' with CRIU's test plugin memfd_pages instead of khup's: the
+# page content hooks of the CRIU series, tested by CRIU's own means. One
+# assertion each, and none of them may leave a /dev/khup image.
+zdtm_memfd() {
+	local t
+	zdtm_run memfd h "$@"
+	for t in "$@"; do
+		check_eq "zdtm $t (--kho, test/plugins/memfd_pages)" "$(zdtm_verdict memfd "$t")" ok
+	done
+	check_eq "memfd_pages: no /dev/khup image was made" "$(khup_images | wc -l)" 0
 }
 
 # zdtm_set LIST: every test of LIST ("NAME" lines, '#' comments) through

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# CRIU's own ZDTM tests (a representative subset, tests/zdtm/subset) pass through zdtm.py with --kho on dump and restore, in the same kernel
+# CRIU's own ZDTM tests (a representative subset, tests/zdtm/subset) pass through zdtm.py with --kho on dump and restore, in the same kernel; a few also with CRIU's test plugin memfd_pages
 VM_TIMEOUT=1200
 
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
@@ -8,5 +8,6 @@ VM_TIMEOUT=1200
 stage1() {
 	zdtm_setup
 	zdtm_set "$ZDTM_LISTS/subset"
+	zdtm_memfd maps00 memfd03 shmemfd cow01
 	check "rmmod" rmmod khup
 }
