@@ -493,23 +493,26 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
 
-	/* Fail fast before pinning anything; checked again at commit. */
-	user = khup_pin_charge(arg->id, npages);
-	if (IS_ERR(user)) {
-		err = PTR_ERR(user);
-		goto out_iov;
-	}
-
 	task = khup_get_task(arg->pid);
 	if (IS_ERR(task)) {
 		err = PTR_ERR(task);
-		goto out_uncharge;
+		goto out_iov;
 	}
 	tgid = task_tgid_vnr(task);
 	mm = khup_task_mm(task);
 	if (IS_ERR(mm)) {
 		err = PTR_ERR(mm);
 		goto out_task;
+	}
+	/*
+	 * Fail fast before pinning anything; checked again at commit. After
+	 * the access check: a caller that may not pin the task learns EPERM,
+	 * not how much it may lock.
+	 */
+	user = khup_pin_charge(arg->id, npages);
+	if (IS_ERR(user)) {
+		err = PTR_ERR(user);
+		goto out_mm;
 	}
 	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
 	copied = kvcalloc(BITS_TO_LONGS(npages), sizeof(*copied), GFP_KERNEL);
@@ -553,13 +556,13 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 out_free:
 	kvfree(copied);
 	kvfree(pages);
-	mmput(mm);
-out_task:
-	put_task_struct(task);
-out_uncharge:
 	if (npages)
 		khup_pin_uncharge(user, npages);
 	free_uid(user);
+out_mm:
+	mmput(mm);
+out_task:
+	put_task_struct(task);
 out_iov:
 	kfree(iov);
 	return err;
