@@ -15,8 +15,9 @@
  *    user's locked_vm (RLIMIT_MEMLOCK): dropping the page uncharges it;
  *  - the folio table (image.c) maps a folio's head pfn to its counts,
  *    packed in an xarray value entry (no allocation per folio): refs
- *    counts held pages in any image, sealed_refs held pages in sealed
- *    images;
+ *    counts the held pages of a folio the module owns (after kexec),
+ *    sealed_refs held pages in sealed images; a pinned folio has an
+ *    entry only while a sealed image holds it (its pins hold it);
  *  - a folio is KHO-preserved exactly while sealed_refs > 0, so every
  *    preserved folio appears in a published extent table and nothing the
  *    next kernel restores was freed here;
@@ -96,7 +97,7 @@ struct khup_image {
 /* What the folio table (image.c) records of a folio, unpacked. */
 struct khup_folio {
 	unsigned long pfn;	/* head pfn */
-	u32 refs;		/* held pages in any image */
+	u32 refs;		/* held pages, of an owned folio */
 	u32 sealed_refs;	/* held pages in sealed images */
 	bool owned;		/* restored after kexec: we hold its reference */
 };
@@ -160,7 +161,10 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 bool khup_folio_load(unsigned long pfn, struct khup_folio *kf);
 int khup_folio_store(const struct khup_folio *kf);
 void khup_folio_forget(unsigned long pfn);
+int khup_folio_own(unsigned long pfn, u32 nr);
 int khup_folio_seal(struct folio *folio, u32 nr);
+u32 khup_folio_seal_small(unsigned long pfn, const u8 *map, u64 first,
+			  u32 nr, u64 *sealed, int *err);
 void khup_folio_unseal(struct folio *folio, u32 nr);
 u64 khup_image_pages(const struct khup_image *img);
 u64 khup_kmem_bytes(void);

@@ -4,7 +4,9 @@
  */
 #include <linux/bitmap.h>
 #include <linux/capability.h>
+#include <linux/completion.h>
 #include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
@@ -16,6 +18,7 @@
 #include <linux/sort.h>
 #include <linux/uio.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include "internal.h"
 #include "trace.h"
@@ -190,44 +193,122 @@ static u64 khup_migrations(void)
 
 /*
  * Pins [addr, addr + nr pages) into @pages, batch by batch, without
- * khup_lock: GUP may fault, migrate and sleep for long. Returns 0 or a
- * negative errno; on error the caller unpins the *@done pages already in
- * @pages.
+ * khup_lock: GUP may fault, migrate and sleep for long. Runs with @mm as
+ * the current mm (the caller's own, or a worker's: khup_pin_ranges()), so
+ * that GUP-fast pins present pages by a lockless walk of each page table,
+ * a whole PTE table or a huge PMD at a time, instead of a full walk and a
+ * page-table lock per 4 KiB page. What it does not pin (pages in CMA or
+ * ZONE_MOVABLE, which FOLL_LONGTERM migrates; pages to fault in or to
+ * unshare) goes through the regular GUP; a page it refuses (a protection
+ * key the worker's PKRU denies) is pinned as a remote access, which
+ * protection keys do not restrict, like ptrace. Returns 0 or a negative
+ * errno; on error the caller unpins the *@done pages already in @pages.
  */
 static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 			   unsigned long nr, unsigned int gup_flags,
-			   struct page **pages, u64 *done)
+			   struct page **pages, u64 *done,
+			   struct task_struct *caller)
 {
 	while (nr) {
 		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
 		struct page **batch = pages + *done;
-		int locked = 1;
 		long got;
 
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		if (mmap_read_lock_killable(mm))
+		if (__fatal_signal_pending(caller))
 			return -EINTR;
 		/*
 		 * FOLL_LONGTERM migrates pages out of CMA and ZONE_MOVABLE
 		 * before pinning: KHO scratch is CMA, and a preserved page
 		 * inside it would be overwritten by the next kernel's boot.
 		 */
-		got = pin_user_pages_remote(mm, addr, n, gup_flags, batch,
-					    &locked);
-		if (locked)
-			mmap_read_unlock(mm);
-		if (got <= 0)
-			return got ? got : -EFAULT;
-		*done += got;
-		/* A short pin means the next page is not mapped. */
-		if (got < n)
-			return -EFAULT;
+		got = max(pin_user_pages_fast(addr, n, gup_flags, batch), 0);
+		if (got < n) {
+			int locked = 1;
+			long more;
+
+			if (mmap_read_lock_killable(mm)) {
+				*done += got;
+				return -EINTR;
+			}
+			more = pin_user_pages_remote(mm,
+						     addr + (got << PAGE_SHIFT),
+						     n - got, gup_flags,
+						     batch + got, &locked);
+			if (locked)
+				mmap_read_unlock(mm);
+			if (more > 0)
+				got += more;
+			*done += got;
+			if (more < 0)
+				return more;
+			/* A short pin means the next page is not mapped. */
+			if (got < n)
+				return -EFAULT;
+		} else {
+			*done += got;
+		}
 		addr += n << PAGE_SHIFT;
 		nr -= n;
 		cond_resched();
 	}
 	return 0;
+}
+
+/* The ranges of one PIN call, pinned in a worker that uses the task's mm. */
+struct khup_pin_job {
+	struct work_struct work;
+	struct completion done_c;
+	struct mm_struct *mm;
+	struct task_struct *caller;
+	const struct iovec *iov;
+	u32 nr_iovecs;
+	unsigned int gup_flags;
+	struct page **pages;
+	u64 done;
+	long err;
+};
+
+static void khup_pin_job_ranges(struct khup_pin_job *job)
+{
+	u32 i;
+
+	for (i = 0; !job->err && i < job->nr_iovecs; i++)
+		job->err = khup_pin_range(job->mm,
+					  (unsigned long)job->iov[i].iov_base,
+					  job->iov[i].iov_len >> PAGE_SHIFT,
+					  job->gup_flags, job->pages,
+					  &job->done, job->caller);
+}
+
+static void khup_pin_work(struct work_struct *work)
+{
+	struct khup_pin_job *job = container_of(work, struct khup_pin_job,
+						work);
+
+	kthread_use_mm(job->mm);
+	khup_pin_job_ranges(job);
+	kthread_unuse_mm(job->mm);
+	complete(&job->done_c);
+}
+
+/*
+ * Pins the ranges of @job. GUP-fast works on the current mm only, so
+ * another task's ranges are pinned by a kernel worker that adopts its mm
+ * for the time of the call (kthread_use_mm()); the caller waits, killably:
+ * the worker stops at its next batch when the caller gets SIGKILL.
+ */
+static void khup_pin_ranges(struct khup_pin_job *job)
+{
+	if (job->mm == current->mm) {
+		khup_pin_job_ranges(job);
+		return;
+	}
+	INIT_WORK_ONSTACK(&job->work, khup_pin_work);
+	init_completion(&job->done_c);
+	queue_work(system_unbound_wq, &job->work);
+	if (wait_for_completion_killable(&job->done_c))
+		wait_for_completion(&job->done_c);
+	destroy_work_on_stack(&job->work);
 }
 
 /*
@@ -471,17 +552,16 @@ static void khup_pin_uncharge(struct user_struct *user, u64 npages)
 
 long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 {
-	u64 start = ktime_get_ns(), npages, done = 0, migrated, snap_ns;
+	u64 start = ktime_get_ns(), npages, migrated, snap_ns;
 	unsigned long *copied = NULL;
 	struct user_struct *user;
-	struct task_struct *task;
 	struct page **pages = NULL;
+	struct khup_pin_job job;
+	struct task_struct *task;
 	struct mm_struct *mm;
-	unsigned int gup_flags;
 	struct iovec *iov;
 	long err, nsnap;
 	pid_t tgid;
-	u32 i;
 
 	if (arg->flags)
 		return -EOPNOTSUPP;
@@ -521,15 +601,17 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		goto out_free;
 	}
 
-	gup_flags = khup_gup_flags(task);
+	job = (struct khup_pin_job){
+		.mm = mm, .caller = current, .iov = iov,
+		.nr_iovecs = arg->nr_iovecs, .gup_flags = khup_gup_flags(task),
+		.pages = pages,
+	};
 	migrated = khup_migrations();
-	for (i = 0; !err && i < arg->nr_iovecs; i++)
-		err = khup_pin_range(mm, (unsigned long)iov[i].iov_base,
-				     iov[i].iov_len >> PAGE_SHIFT, gup_flags,
-				     pages, &done);
+	khup_pin_ranges(&job);
 	migrated = khup_migrations() - migrated;
+	err = job.err;
 	if (err) {
-		khup_put_pages(pages, copied, 0, done);
+		khup_put_pages(pages, copied, 0, job.done);
 		goto out_free;
 	}
 	snap_ns = ktime_get_ns();
