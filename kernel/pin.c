@@ -333,6 +333,33 @@ static u32 khup_run_len(struct page **pages, unsigned long max)
 	return n;
 }
 
+/*
+ * Splits the @npages pinned pages of the ranges of @iov into runs
+ * (khup_run_len(), never across two ranges) once, into @runs: the
+ * snapshot and the commit then look at a run once, so a THP's 512 page
+ * pointers are compared once and its folio is looked at once, not 512
+ * times. Returns the number of runs.
+ */
+static u64 khup_split_runs(const struct iovec *iov, u32 nr_iovecs,
+			   struct page **pages, u32 *runs)
+{
+	u64 k = 0, r = 0;
+	u32 i;
+
+	for (i = 0; i < nr_iovecs; i++) {
+		unsigned long left = iov[i].iov_len >> PAGE_SHIFT;
+
+		while (left) {
+			u32 n = khup_run_len(pages + k, left);
+
+			runs[r++] = n;
+			k += n;
+			left -= n;
+		}
+	}
+	return r;
+}
+
 /* Gives back pages [from, n): unpins them, or frees snapshot copies. */
 static void khup_put_pages(struct page **pages, const unsigned long *copied,
 			   u64 from, u64 n)
@@ -360,25 +387,32 @@ static void khup_put_pages(struct page **pages, const unsigned long *copied,
  * anonymous page needs no copy: a pinned page another process shares
  * copy-on-write is copied for whichever process writes it. Returns the
  * number of pages copied, or -ENOMEM (the caller gives back every page).
+ * Looks at the folio of each run (khup_split_runs()) once: a run is one
+ * folio, anonymous or not.
  */
-static long khup_snapshot(struct page **pages, u64 n, unsigned long *copied)
+static long khup_snapshot(struct page **pages, const u32 *runs, u64 nr_runs,
+			  unsigned long *copied)
 {
-	u64 i, done = 0;
+	u64 i, k, r, done = 0;
 
-	for (i = 0; i < n; i++) {
-		struct page *p = pages[i], *copy;
+	for (r = 0, k = 0; r < nr_runs; k += runs[r++]) {
+		struct page *p = pages[k];
 
 		if (is_zero_page(p) || folio_test_anon(page_folio(p)))
 			continue;
-		copy = alloc_page(GFP_KERNEL | __GFP_NOWARN);
-		if (!copy)
-			return -ENOMEM;
-		copy_highpage(copy, p);
-		unpin_user_page(p);
-		pages[i] = copy;
-		__set_bit(i, copied);
-		if (!(++done % KHUP_PIN_BATCH))
-			cond_resched();
+		for (i = k; i < k + runs[r]; i++) {
+			struct page *copy;
+
+			copy = alloc_page(GFP_KERNEL | __GFP_NOWARN);
+			if (!copy)
+				return -ENOMEM;
+			copy_highpage(copy, pages[i]);
+			unpin_user_page(pages[i]);
+			pages[i] = copy;
+			__set_bit(i, copied);
+			if (!(++done % KHUP_PIN_BATCH))
+				cond_resched();
+		}
 	}
 	return done;
 }
@@ -397,25 +431,40 @@ static struct khup_image *khup_pin_target(u64 id)
 	return img;
 }
 
+/* The pages one PIN call pinned, in the order of its ranges. */
+struct khup_pinned {
+	struct page **pages;
+	unsigned long *copied;	/* which of them are snapshot copies */
+	u32 *runs;		/* the runs they form (khup_split_runs()) */
+	u64 nr_runs;
+	u64 npages;
+};
+
 /*
- * Appends the @npages pinned @pages (the ranges of @iov, in order; those
- * set in @copied are snapshot copies) to the task's offset space under
- * khup_lock. The call charged @npages to @user up front; the image keeps
- * the charge of its held pages and the rest is given back. All or
- * nothing: on error every page is given back and nothing stays charged.
+ * Appends the pinned pages @pd (the ranges of @iov, in order) to the
+ * task's offset space under khup_lock, a run at a time. The call charged
+ * them to @user up front; the image keeps the charge of its held pages
+ * and the rest is given back. All or nothing: on error every page is
+ * given back and nothing stays charged.
  */
 static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 			    pid_t tgid, const struct iovec *iov,
-			    struct page **pages, const unsigned long *copied,
-			    u64 npages, struct user_struct *user,
-			    struct khup_ret *ret)
+			    const struct khup_pinned *pd,
+			    struct user_struct *user, struct khup_ret *ret)
 {
+	const unsigned long *copied = pd->copied;
 	u64 old_pages, old_ext, k = 0, charged = 0;
+	u64 npages = pd->npages, nr_runs = pd->nr_runs;
+	struct page **pages = pd->pages;
+	const u32 *runs = pd->runs;
 	struct khup_image *img;
 	bool new_task = false;
+	u32 old_last = 0, j, step;
 	struct khup_task *t;
-	u32 old_last = 0, i;
+	unsigned long va;
+	bool owned;
 	long err;
+	u64 r;
 
 	img = khup_pin_target(arg->id);
 	if (IS_ERR(img)) {
@@ -441,20 +490,23 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 	if (old_ext)
 		old_last = t->ext[old_ext - 1].nr;
 	err = khup_task_reserve(t, npages);
-	for (i = 0; !err && i < arg->nr_iovecs; i++) {
-		unsigned long va = (unsigned long)iov[i].iov_base;
-		unsigned long end = va + iov[i].iov_len;
-
-		while (!err && va < end) {
-			u32 n = khup_run_len(pages + k, (end - va) >> PAGE_SHIFT);
-
-			err = khup_task_add_run(t, va, pages[k], n,
-						test_bit(k, copied));
+	va = (unsigned long)iov->iov_base;
+	for (r = 0; !err && r < nr_runs; r++) {
+		/* Runs never span two ranges. */
+		if (va == (unsigned long)iov->iov_base + iov->iov_len) {
+			iov++;
+			va = (unsigned long)iov->iov_base;
+		}
+		/* Snapshot copies are pages of their own. */
+		owned = test_bit(k, copied);
+		step = owned ? 1 : runs[r];
+		for (j = 0; !err && j < runs[r]; j += step) {
+			err = khup_task_add_run(t, va, pages[k], step, owned);
 			if (!err) {
 				if (!is_zero_page(pages[k]))
-					charged += n;
-				va += (unsigned long)n << PAGE_SHIFT;
-				k += n;
+					charged += step;
+				va += (unsigned long)step << PAGE_SHIFT;
+				k += step;
 			}
 		}
 	}
@@ -553,9 +605,8 @@ static void khup_pin_uncharge(struct user_struct *user, u64 npages)
 long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 {
 	u64 start = ktime_get_ns(), npages, migrated, snap_ns;
-	unsigned long *copied = NULL;
+	struct khup_pinned pd = {};
 	struct user_struct *user;
-	struct page **pages = NULL;
 	struct khup_pin_job job;
 	struct task_struct *task;
 	struct mm_struct *mm;
@@ -594,9 +645,12 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		err = PTR_ERR(user);
 		goto out_mm;
 	}
-	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
-	copied = kvcalloc(BITS_TO_LONGS(npages), sizeof(*copied), GFP_KERNEL);
-	if (!pages || !copied) {
+	pd.npages = npages;
+	pd.pages = kvmalloc_array(npages, sizeof(*pd.pages), GFP_KERNEL);
+	pd.copied = kvcalloc(BITS_TO_LONGS(npages), sizeof(*pd.copied),
+			     GFP_KERNEL);
+	pd.runs = kvmalloc_array(npages, sizeof(*pd.runs), GFP_KERNEL);
+	if (!pd.pages || !pd.copied || !pd.runs) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -604,28 +658,28 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 	job = (struct khup_pin_job){
 		.mm = mm, .caller = current, .iov = iov,
 		.nr_iovecs = arg->nr_iovecs, .gup_flags = khup_gup_flags(task),
-		.pages = pages,
+		.pages = pd.pages,
 	};
 	migrated = khup_migrations();
 	khup_pin_ranges(&job);
 	migrated = khup_migrations() - migrated;
 	err = job.err;
 	if (err) {
-		khup_put_pages(pages, copied, 0, job.done);
+		khup_put_pages(pd.pages, pd.copied, 0, job.done);
 		goto out_free;
 	}
+	pd.nr_runs = khup_split_runs(iov, arg->nr_iovecs, pd.pages, pd.runs);
 	snap_ns = ktime_get_ns();
-	nsnap = khup_snapshot(pages, npages, copied);
+	nsnap = khup_snapshot(pd.pages, pd.runs, pd.nr_runs, pd.copied);
 	snap_ns = ktime_get_ns() - snap_ns;
 	if (nsnap < 0) {
 		err = nsnap;
-		khup_put_pages(pages, copied, 0, npages);
+		khup_put_pages(pd.pages, pd.copied, 0, npages);
 		goto out_free;
 	}
 
 	mutex_lock(&khup_lock);
-	err = khup_pin_commit(arg, task, tgid, iov, pages, copied, npages,
-			      user, ret);
+	err = khup_pin_commit(arg, task, tgid, iov, &pd, user, ret);
 	mutex_unlock(&khup_lock);
 	/* The commit took over the charge, or gave it back. */
 	npages = 0;
@@ -636,8 +690,9 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
 	}
 out_free:
-	kvfree(copied);
-	kvfree(pages);
+	kvfree(pd.runs);
+	kvfree(pd.copied);
+	kvfree(pd.pages);
 	if (npages)
 		khup_pin_uncharge(user, npages);
 	free_uid(user);
