@@ -15,9 +15,11 @@
  *    user's locked_vm (RLIMIT_MEMLOCK): dropping the page uncharges it;
  *  - the folio table (image.c) maps a folio's head pfn to its counts,
  *    packed in an xarray value entry (no allocation per folio): refs
- *    counts the held pages of a folio the module owns (after kexec),
- *    sealed_refs held pages in sealed images; a pinned folio has an
- *    entry only while a sealed image holds it (its pins hold it);
+ *    counts the held pages of a folio the module owns (restored after
+ *    kexec, or a snapshot copy taken at pin), sealed_refs held pages in
+ *    sealed images; a pinned folio has an entry only while a sealed image
+ *    holds it (its pins hold it), so a drop unpins a page whose folio has
+ *    no owned entry and frees an owned folio with its last reference;
  *  - a folio is KHO-preserved exactly while sealed_refs > 0, so every
  *    preserved folio appears in a published extent table and nothing the
  *    next kernel restores was freed here;
