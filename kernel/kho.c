@@ -116,6 +116,21 @@ void khup_publish_next_id(void)
 typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
 
 /*
+ * The folio holding page @j of extent @e: how many of the extent's pages
+ * from @j on it holds (*@span), and how many of those the task holds.
+ */
+static u32 khup_held_in_folio(const struct khup_task *t,
+			      const struct khup_ext *e, u32 j,
+			      struct folio **folio, u32 *span)
+{
+	*folio = page_folio(pfn_to_page(e->pfn + j));
+	*span = min_t(u64, e->nr - j,
+		      folio_pfn(*folio) + folio_nr_pages(*folio) -
+		      (e->pfn + j));
+	return khup_bits_count(t->present, e->first + j, *span);
+}
+
+/*
  * Calls @fn once per folio and extent with the number of held pages of the
  * extent in that folio (a THP: once, not 512 times), in offset order, at
  * most @limit times. Returns how many calls succeeded; *@err gets the
@@ -136,15 +151,9 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 			if (e->flags & KHUP_EXT_F_ZERO)
 				continue;
 			for (j = 0; j < e->nr; j += span) {
-				struct folio *folio =
-					page_folio(pfn_to_page(e->pfn + j));
+				struct folio *folio;
 
-				span = min_t(u64, e->nr - j,
-					     folio_pfn(folio) +
-					     folio_nr_pages(folio) -
-					     (e->pfn + j));
-				n = khup_bits_count(t->present, e->first + j,
-						    span);
+				n = khup_held_in_folio(t, e, j, &folio, &span);
 				if (!n)
 					continue;
 				if (done == limit)
@@ -194,13 +203,7 @@ static u64 khup_seal_held(struct khup_image *img, int *err)
 						continue;
 					/* A large folio after all: as below. */
 				}
-				folio = page_folio(pfn_to_page(e->pfn + j));
-				span = min_t(u64, e->nr - j,
-					     folio_pfn(folio) +
-					     folio_nr_pages(folio) -
-					     (e->pfn + j));
-				n = khup_bits_count(t->present, e->first + j,
-						    span);
+				n = khup_held_in_folio(t, e, j, &folio, &span);
 				if (!n)
 					continue;
 				*err = khup_folio_seal(folio, n);
