@@ -27,11 +27,12 @@ LIST_HEAD(khup_images);
 struct khup_stats khup_stats;
 
 /*
- * Head pfn -> what khup knows of every folio holding a held page, packed
- * into an xarray value entry so that a folio costs no allocation of its
- * own (only the xarray's nodes: a few bytes per folio when pfns are
- * dense): bit 0 owned, bits 1..31 sealed references, bits 32..62 held
- * references.
+ * Head pfn -> what khup knows of every folio it owns (restored after
+ * kexec) or that a sealed image holds, packed into an xarray value entry
+ * so that a folio costs no allocation of its own (only the xarray's
+ * nodes: a few bytes per folio when pfns are dense): bit 0 owned, bits
+ * 1..31 sealed references, bits 32..62 held references of an owned folio.
+ * A pinned folio of open images only has no entry: its pins hold it.
  */
 static DEFINE_XARRAY(khup_folios);
 
@@ -359,12 +360,33 @@ void khup_folio_unreserve(unsigned long pfn)
 }
 
 /*
+ * @nr more held pages of the folio at head pfn @pfn, which the module
+ * owns (a restored folio, or a snapshot copy): the table keeps its count,
+ * and its last drop frees it. On error nothing changed.
+ */
+int khup_folio_own(unsigned long pfn, u32 nr)
+{
+	struct khup_folio kf;
+
+	if (!khup_folio_load(pfn, &kf))
+		kf = (struct khup_folio){ .pfn = pfn };
+	if (kf.refs > KHUP_KF_REF_MAX - nr)
+		return -EOVERFLOW;
+	kf.owned = true;
+	kf.refs += nr;
+	return khup_folio_store(&kf);
+}
+
+/*
  * Appends @nr pages at the end of the task's offset space: @page and the
  * pages after it, all of one folio (or all the zero page), mapped at @va
- * onwards. The folio's count is updated once for the run, so a THP costs
- * one folio-table update, not 512. The caller has reserved the bitmap; on
- * error nothing changed and the caller still owns its pins (or folio
- * reference).
+ * onwards. A pinned folio gets no folio-table entry here, only when an
+ * image holding it is sealed (khup_folio_seal()): its pins are its
+ * references, so the pin costs no table update at all. An @owned page (a
+ * snapshot copy the module allocated, pin.c) is entered now, owned, since
+ * only the table tells its drop to free it rather than unpin it. The
+ * caller has reserved the bitmap; on error nothing changed and the caller
+ * still owns its pins (or the copy).
  */
 int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
 		      bool owned)
@@ -374,7 +396,6 @@ int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
 	u8 order = zero ? 0 : folio_order(page_folio(page));
 	u8 flags = zero ? KHUP_EXT_F_ZERO : 0;
 	struct khup_ext *last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
-	struct khup_folio kf;
 	bool extend;
 	int err;
 
@@ -396,15 +417,8 @@ int khup_task_add_run(struct khup_task *t, u64 va, struct page *page, u32 nr,
 		t->cap_ext = cap;
 		last = t->nr_ext ? &t->ext[t->nr_ext - 1] : NULL;
 	}
-	if (!zero) {
-		unsigned long head = folio_pfn(page_folio(page));
-
-		if (!khup_folio_load(head, &kf))
-			kf = (struct khup_folio){ .pfn = head, .owned = owned };
-		if (kf.refs > KHUP_KF_REF_MAX - nr)
-			return -EOVERFLOW;
-		kf.refs += nr;
-		err = khup_folio_store(&kf);
+	if (owned && !zero) {
+		err = khup_folio_own(folio_pfn(page_folio(page)), nr);
 		if (err)
 			return err;
 	}
@@ -476,19 +490,21 @@ void khup_task_drop_page(struct khup_image *img, struct khup_task *t,
 	folio = page_folio(page);
 	if (img->sealed)
 		khup_folio_unseal(folio, 1);
-	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf) || !kf.refs))
+	if (!khup_folio_load(folio_pfn(folio), &kf) || !kf.owned) {
+		/* Pinned: the pin is the page's reference. */
+		unpin_user_page(page);
+		return;
+	}
+	if (WARN_ON_ONCE(!kf.refs))
 		return;
 	kf.refs--;
-	if (!kf.owned)
-		unpin_user_page(page);
 	if (kf.refs) {
 		/* Replaces the entry: cannot fail. */
 		WARN_ON_ONCE(khup_folio_store(&kf));
 		return;
 	}
 	khup_folio_forget(kf.pfn);
-	if (kf.owned)
-		folio_put(folio);
+	folio_put(folio);
 }
 
 /* Undoes a failed pin call: drops pages from @nr_pages on, restores extents. */
@@ -507,26 +523,157 @@ void khup_task_truncate(struct khup_image *img, struct khup_task *t,
 		t->ext[nr_ext - 1].nr = last_nr;
 }
 
-/* One more sealed page in @folio: preserve it with KHO on the first. */
+/*
+ * @nr more sealed pages in @folio: preserve it with KHO on the first. One
+ * walk of the folio table loads and stores the entry (created here for a
+ * pinned folio). On error nothing changed.
+ */
 int khup_folio_seal(struct folio *folio, u32 nr)
 {
-	struct khup_folio kf;
+	XA_STATE(xas, &khup_folios, folio_pfn(folio));
+	unsigned long old;
+	void *entry;
 	int err;
 
-	if (WARN_ON_ONCE(!khup_folio_load(folio_pfn(folio), &kf)))
-		return -EINVAL;
-	if (kf.sealed_refs > KHUP_KF_REF_MAX - nr)
-		return -EOVERFLOW;
-	if (!kf.sealed_refs) {
-		err = kho_preserve_folio(folio);
-		if (err)
-			return err;
-		atomic64_add(folio_nr_pages(folio), &khup_stats.preserved);
+	do {
+		xas_lock(&xas);
+		entry = xas_load(&xas);
+		old = entry ? xa_to_value(entry) : 0;
+		if (FIELD_GET(KHUP_KF_SEALED, old) > KHUP_KF_REF_MAX - nr) {
+			xas_unlock(&xas);
+			return -EOVERFLOW;
+		}
+		/* No carry out of the field: checked just above. */
+		xas_store(&xas, xa_mk_value(old +
+				FIELD_PREP(KHUP_KF_SEALED, (unsigned long)nr)));
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL));
+	err = xas_error(&xas);
+	if (err || FIELD_GET(KHUP_KF_SEALED, old))
+		return err;
+	err = kho_preserve_folio(folio);
+	if (err) {
+		/* Back as it was: replacing an entry cannot fail. */
+		if (entry)
+			xa_store(&khup_folios, folio_pfn(folio), entry,
+				 GFP_KERNEL);
+		else
+			xa_erase(&khup_folios, folio_pfn(folio));
+		return err;
 	}
-	kf.sealed_refs += nr;
-	return khup_folio_store(&kf);
+	atomic64_add(folio_nr_pages(folio), &khup_stats.preserved);
+	return 0;
 }
 
+/* Takes back one sealed reference counted by khup_folio_seal_small(). */
+static void khup_folio_seal_undo(unsigned long pfn)
+{
+	struct khup_folio kf;
+
+	if (WARN_ON_ONCE(!khup_folio_load(pfn, &kf) || !kf.sealed_refs))
+		return;
+	if (!--kf.sealed_refs && !kf.owned)
+		khup_folio_forget(pfn);
+	else
+		WARN_ON_ONCE(khup_folio_store(&kf));
+}
+
+/* Order-0 folios counted per hold of the folio table's lock. */
+#define KHUP_SEAL_CHUNK	64
+
+/*
+ * khup_folio_seal() for each held page among the @nr pages from @pfn on
+ * (bit @first of @map is the first one's), as long as each is a folio of
+ * its own: consecutive pfns are counted in one walk of the folio table
+ * per KHUP_SEAL_CHUNK pages, under one hold of its lock, and the folios
+ * sealed for the first time are then preserved. Returns how many pages
+ * it went through (it stops before a large folio); *@sealed gets the
+ * folios sealed, which are the first *@sealed held pages: on error
+ * (*@err) the others are as they were.
+ */
+u32 khup_folio_seal_small(unsigned long pfn, const u8 *map, u64 first,
+			  u32 nr, u64 *sealed, int *err)
+{
+	XA_STATE(xas, &khup_folios, pfn);
+	u64 fresh, counted = 0, preserved = 0;
+	u32 k = 0, c, b, end;
+	bool overflow = false;
+	unsigned long old;
+	void *entry;
+
+	*err = 0;
+	*sealed = 0;
+	while (k < nr) {
+		c = k;
+		end = min(nr, c + KHUP_SEAL_CHUNK);
+		fresh = 0;
+		xas_lock(&xas);
+		xas_set(&xas, pfn + k);
+		entry = xas_load(&xas);
+		for (; k < end; k++) {
+			if (k > c)
+				entry = xas_next(&xas);
+			if (folio_test_large(page_folio(pfn_to_page(pfn + k))))
+				break;
+			if (!khup_bit_test(map, first + k))
+				continue;
+			old = entry ? xa_to_value(entry) : 0;
+			if (FIELD_GET(KHUP_KF_SEALED, old) == KHUP_KF_REF_MAX) {
+				overflow = true;
+				break;
+			}
+			xas_store(&xas, xa_mk_value(old +
+					FIELD_PREP(KHUP_KF_SEALED, 1UL)));
+			if (xas_error(&xas))
+				break;
+			if (!FIELD_GET(KHUP_KF_SEALED, old))
+				fresh |= BIT_ULL(k - c);
+		}
+		xas_unlock(&xas);
+		for (b = c; b < k; b++) {
+			if (!khup_bit_test(map, first + b))
+				continue;
+			if (fresh & BIT_ULL(b - c)) {
+				*err = kho_preserve_folio(pfn_folio(pfn + b));
+				if (*err)
+					break;
+				preserved++;
+			}
+			counted++;
+		}
+		if (*err) {
+			/* Counted but not preserved: count them out again. */
+			for (; b < k; b++)
+				if (khup_bit_test(map, first + b))
+					khup_folio_seal_undo(pfn + b);
+			break;
+		}
+		if (overflow) {
+			*err = -EOVERFLOW;
+			break;
+		}
+		if (k < end && xas_error(&xas)) {
+			/* A node of the table to allocate: retry page k. */
+			if (!xas_nomem(&xas, GFP_KERNEL)) {
+				*err = xas_error(&xas);
+				break;
+			}
+			continue;
+		}
+		if (k < end)
+			break;		/* a large folio: not ours */
+		cond_resched();
+	}
+	xas_destroy(&xas);
+	atomic64_add(preserved, &khup_stats.preserved);
+	*sealed = counted;
+	return k;
+}
+
+/*
+ * @nr fewer sealed pages in @folio: withdrawn from KHO with the last; a
+ * pinned folio then leaves the folio table.
+ */
 void khup_folio_unseal(struct folio *folio, u32 nr)
 {
 	struct khup_folio kf;
@@ -538,6 +685,10 @@ void khup_folio_unseal(struct folio *folio, u32 nr)
 	if (!kf.sealed_refs) {
 		kho_unpreserve_folio(folio);
 		atomic64_sub(folio_nr_pages(folio), &khup_stats.preserved);
+		if (!kf.owned) {
+			khup_folio_forget(kf.pfn);
+			return;
+		}
 	}
 	WARN_ON_ONCE(khup_folio_store(&kf));
 }

@@ -15,8 +15,11 @@
  *    user's locked_vm (RLIMIT_MEMLOCK): dropping the page uncharges it;
  *  - the folio table (image.c) maps a folio's head pfn to its counts,
  *    packed in an xarray value entry (no allocation per folio): refs
- *    counts held pages in any image, sealed_refs held pages in sealed
- *    images;
+ *    counts the held pages of a folio the module owns (restored after
+ *    kexec, or a snapshot copy taken at pin), sealed_refs held pages in
+ *    sealed images; a pinned folio has an entry only while a sealed image
+ *    holds it (its pins hold it), so a drop unpins a page whose folio has
+ *    no owned entry and frees an owned folio with its last reference;
  *  - a folio is KHO-preserved exactly while sealed_refs > 0, so every
  *    preserved folio appears in a published extent table and nothing the
  *    next kernel restores was freed here;
@@ -96,7 +99,7 @@ struct khup_image {
 /* What the folio table (image.c) records of a folio, unpacked. */
 struct khup_folio {
 	unsigned long pfn;	/* head pfn */
-	u32 refs;		/* held pages in any image */
+	u32 refs;		/* held pages, of an owned folio */
 	u32 sealed_refs;	/* held pages in sealed images */
 	bool owned;		/* restored after kexec: we hold its reference */
 };
@@ -168,7 +171,10 @@ int khup_folio_store(const struct khup_folio *kf);
 void khup_folio_forget(unsigned long pfn);
 int khup_folio_reserve(unsigned long pfn);
 void khup_folio_unreserve(unsigned long pfn);
+int khup_folio_own(unsigned long pfn, u32 nr);
 int khup_folio_seal(struct folio *folio, u32 nr);
+u32 khup_folio_seal_small(unsigned long pfn, const u8 *map, u64 first,
+			  u32 nr, u64 *sealed, int *err);
 void khup_folio_unseal(struct folio *folio, u32 nr);
 u64 khup_image_pages(const struct khup_image *img);
 u64 khup_kmem_bytes(void);

@@ -116,6 +116,21 @@ void khup_publish_next_id(void)
 typedef int (*khup_folio_fn)(struct folio *folio, u32 nr);
 
 /*
+ * The folio holding page @j of extent @e: how many of the extent's pages
+ * from @j on it holds (*@span), and how many of those the task holds.
+ */
+static u32 khup_held_in_folio(const struct khup_task *t,
+			      const struct khup_ext *e, u32 j,
+			      struct folio **folio, u32 *span)
+{
+	*folio = page_folio(pfn_to_page(e->pfn + j));
+	*span = min_t(u64, e->nr - j,
+		      folio_pfn(*folio) + folio_nr_pages(*folio) -
+		      (e->pfn + j));
+	return khup_bits_count(t->present, e->first + j, *span);
+}
+
+/*
  * Calls @fn once per folio and extent with the number of held pages of the
  * extent in that folio (a THP: once, not 512 times), in offset order, at
  * most @limit times. Returns how many calls succeeded; *@err gets the
@@ -136,20 +151,62 @@ static u64 khup_walk_held(struct khup_image *img, khup_folio_fn fn, u64 limit,
 			if (e->flags & KHUP_EXT_F_ZERO)
 				continue;
 			for (j = 0; j < e->nr; j += span) {
-				struct folio *folio =
-					page_folio(pfn_to_page(e->pfn + j));
+				struct folio *folio;
 
-				span = min_t(u64, e->nr - j,
-					     folio_pfn(folio) +
-					     folio_nr_pages(folio) -
-					     (e->pfn + j));
-				n = khup_bits_count(t->present, e->first + j,
-						    span);
+				n = khup_held_in_folio(t, e, j, &folio, &span);
 				if (!n)
 					continue;
 				if (done == limit)
 					return done;
 				*err = fn(folio, n);
+				if (*err)
+					return done;
+				done++;
+			}
+			cond_resched();
+		}
+	}
+	return done;
+}
+
+/*
+ * khup_walk_held(img, khup_folio_seal, ...), the same calls in the same
+ * order, with the order-0 folios of each extent sealed in batches
+ * (khup_folio_seal_small()): one folio-table walk per run of pages
+ * instead of one per page.
+ */
+static u64 khup_seal_held(struct khup_image *img, int *err)
+{
+	struct khup_task *t;
+	u64 done = 0, i, n;
+	u32 j, span;
+
+	*err = 0;
+	list_for_each_entry(t, &img->tasks, node) {
+		for (i = 0; i < t->nr_ext; i++) {
+			struct khup_ext *e = &t->ext[i];
+			struct folio *folio;
+
+			if (e->flags & KHUP_EXT_F_ZERO)
+				continue;
+			for (j = 0; j < e->nr; j += span) {
+				if (!e->order) {
+					span = khup_folio_seal_small(e->pfn + j,
+								     t->present,
+								     e->first + j,
+								     e->nr - j,
+								     &n, err);
+					done += n;
+					if (*err)
+						return done;
+					if (span)
+						continue;
+					/* A large folio after all: as below. */
+				}
+				n = khup_held_in_folio(t, e, j, &folio, &span);
+				if (!n)
+					continue;
+				*err = khup_folio_seal(folio, n);
 				if (*err)
 					return done;
 				done++;
@@ -235,7 +292,7 @@ int khup_seal(struct khup_image *img)
 		return -ENODEV;
 	if (img->sealed)
 		return 0;
-	done = khup_walk_held(img, khup_folio_seal, U64_MAX, &err);
+	done = khup_seal_held(img, &err);
 	if (err) {
 		khup_walk_held(img, khup_unseal_one, done, &err);
 		return err;

@@ -4,7 +4,9 @@
  */
 #include <linux/bitmap.h>
 #include <linux/capability.h>
+#include <linux/completion.h>
 #include <linux/highmem.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
@@ -16,6 +18,7 @@
 #include <linux/sort.h>
 #include <linux/uio.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include "internal.h"
 #include "trace.h"
@@ -190,44 +193,122 @@ static u64 khup_migrations(void)
 
 /*
  * Pins [addr, addr + nr pages) into @pages, batch by batch, without
- * khup_lock: GUP may fault, migrate and sleep for long. Returns 0 or a
- * negative errno; on error the caller unpins the *@done pages already in
- * @pages.
+ * khup_lock: GUP may fault, migrate and sleep for long. Runs with @mm as
+ * the current mm (the caller's own, or a worker's: khup_pin_ranges()), so
+ * that GUP-fast pins present pages by a lockless walk of each page table,
+ * a whole PTE table or a huge PMD at a time, instead of a full walk and a
+ * page-table lock per 4 KiB page. What it does not pin (pages in CMA or
+ * ZONE_MOVABLE, which FOLL_LONGTERM migrates; pages to fault in or to
+ * unshare) goes through the regular GUP; a page it refuses (a protection
+ * key the worker's PKRU denies) is pinned as a remote access, which
+ * protection keys do not restrict, like ptrace. Returns 0 or a negative
+ * errno; on error the caller unpins the *@done pages already in @pages.
  */
 static long khup_pin_range(struct mm_struct *mm, unsigned long addr,
 			   unsigned long nr, unsigned int gup_flags,
-			   struct page **pages, u64 *done)
+			   struct page **pages, u64 *done,
+			   struct task_struct *caller)
 {
 	while (nr) {
 		unsigned long n = min_t(unsigned long, nr, KHUP_PIN_BATCH);
 		struct page **batch = pages + *done;
-		int locked = 1;
 		long got;
 
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		if (mmap_read_lock_killable(mm))
+		if (__fatal_signal_pending(caller))
 			return -EINTR;
 		/*
 		 * FOLL_LONGTERM migrates pages out of CMA and ZONE_MOVABLE
 		 * before pinning: KHO scratch is CMA, and a preserved page
 		 * inside it would be overwritten by the next kernel's boot.
 		 */
-		got = pin_user_pages_remote(mm, addr, n, gup_flags, batch,
-					    &locked);
-		if (locked)
-			mmap_read_unlock(mm);
-		if (got <= 0)
-			return got ? got : -EFAULT;
-		*done += got;
-		/* A short pin means the next page is not mapped. */
-		if (got < n)
-			return -EFAULT;
+		got = max(pin_user_pages_fast(addr, n, gup_flags, batch), 0);
+		if (got < n) {
+			int locked = 1;
+			long more;
+
+			if (mmap_read_lock_killable(mm)) {
+				*done += got;
+				return -EINTR;
+			}
+			more = pin_user_pages_remote(mm,
+						     addr + (got << PAGE_SHIFT),
+						     n - got, gup_flags,
+						     batch + got, &locked);
+			if (locked)
+				mmap_read_unlock(mm);
+			if (more > 0)
+				got += more;
+			*done += got;
+			if (more < 0)
+				return more;
+			/* A short pin means the next page is not mapped. */
+			if (got < n)
+				return -EFAULT;
+		} else {
+			*done += got;
+		}
 		addr += n << PAGE_SHIFT;
 		nr -= n;
 		cond_resched();
 	}
 	return 0;
+}
+
+/* The ranges of one PIN call, pinned in a worker that uses the task's mm. */
+struct khup_pin_job {
+	struct work_struct work;
+	struct completion done_c;
+	struct mm_struct *mm;
+	struct task_struct *caller;
+	const struct iovec *iov;
+	u32 nr_iovecs;
+	unsigned int gup_flags;
+	struct page **pages;
+	u64 done;
+	long err;
+};
+
+static void khup_pin_job_ranges(struct khup_pin_job *job)
+{
+	u32 i;
+
+	for (i = 0; !job->err && i < job->nr_iovecs; i++)
+		job->err = khup_pin_range(job->mm,
+					  (unsigned long)job->iov[i].iov_base,
+					  job->iov[i].iov_len >> PAGE_SHIFT,
+					  job->gup_flags, job->pages,
+					  &job->done, job->caller);
+}
+
+static void khup_pin_work(struct work_struct *work)
+{
+	struct khup_pin_job *job = container_of(work, struct khup_pin_job,
+						work);
+
+	kthread_use_mm(job->mm);
+	khup_pin_job_ranges(job);
+	kthread_unuse_mm(job->mm);
+	complete(&job->done_c);
+}
+
+/*
+ * Pins the ranges of @job. GUP-fast works on the current mm only, so
+ * another task's ranges are pinned by a kernel worker that adopts its mm
+ * for the time of the call (kthread_use_mm()); the caller waits, killably:
+ * the worker stops at its next batch when the caller gets SIGKILL.
+ */
+static void khup_pin_ranges(struct khup_pin_job *job)
+{
+	if (job->mm == current->mm) {
+		khup_pin_job_ranges(job);
+		return;
+	}
+	INIT_WORK_ONSTACK(&job->work, khup_pin_work);
+	init_completion(&job->done_c);
+	queue_work(system_unbound_wq, &job->work);
+	if (wait_for_completion_killable(&job->done_c))
+		wait_for_completion(&job->done_c);
+	destroy_work_on_stack(&job->work);
 }
 
 /*
@@ -250,6 +331,33 @@ static u32 khup_run_len(struct page **pages, unsigned long max)
 	while (n < max && pages[n] == pages[0] + n)
 		n++;
 	return n;
+}
+
+/*
+ * Splits the @npages pinned pages of the ranges of @iov into runs
+ * (khup_run_len(), never across two ranges) once, into @runs: the
+ * snapshot and the commit then look at a run once, so a THP's 512 page
+ * pointers are compared once and its folio is looked at once, not 512
+ * times. Returns the number of runs.
+ */
+static u64 khup_split_runs(const struct iovec *iov, u32 nr_iovecs,
+			   struct page **pages, u32 *runs)
+{
+	u64 k = 0, r = 0;
+	u32 i;
+
+	for (i = 0; i < nr_iovecs; i++) {
+		unsigned long left = iov[i].iov_len >> PAGE_SHIFT;
+
+		while (left) {
+			u32 n = khup_run_len(pages + k, left);
+
+			runs[r++] = n;
+			k += n;
+			left -= n;
+		}
+	}
+	return r;
 }
 
 /* Gives back pages [from, n): unpins them, or frees snapshot copies. */
@@ -279,25 +387,32 @@ static void khup_put_pages(struct page **pages, const unsigned long *copied,
  * anonymous page needs no copy: a pinned page another process shares
  * copy-on-write is copied for whichever process writes it. Returns the
  * number of pages copied, or -ENOMEM (the caller gives back every page).
+ * Looks at the folio of each run (khup_split_runs()) once: a run is one
+ * folio, anonymous or not.
  */
-static long khup_snapshot(struct page **pages, u64 n, unsigned long *copied)
+static long khup_snapshot(struct page **pages, const u32 *runs, u64 nr_runs,
+			  unsigned long *copied)
 {
-	u64 i, done = 0;
+	u64 i, k, r, done = 0;
 
-	for (i = 0; i < n; i++) {
-		struct page *p = pages[i], *copy;
+	for (r = 0, k = 0; r < nr_runs; k += runs[r++]) {
+		struct page *p = pages[k];
 
 		if (is_zero_page(p) || folio_test_anon(page_folio(p)))
 			continue;
-		copy = alloc_page(GFP_KERNEL | __GFP_NOWARN);
-		if (!copy)
-			return -ENOMEM;
-		copy_highpage(copy, p);
-		unpin_user_page(p);
-		pages[i] = copy;
-		__set_bit(i, copied);
-		if (!(++done % KHUP_PIN_BATCH))
-			cond_resched();
+		for (i = k; i < k + runs[r]; i++) {
+			struct page *copy;
+
+			copy = alloc_page(GFP_KERNEL | __GFP_NOWARN);
+			if (!copy)
+				return -ENOMEM;
+			copy_highpage(copy, pages[i]);
+			unpin_user_page(pages[i]);
+			pages[i] = copy;
+			__set_bit(i, copied);
+			if (!(++done % KHUP_PIN_BATCH))
+				cond_resched();
+		}
 	}
 	return done;
 }
@@ -316,25 +431,40 @@ static struct khup_image *khup_pin_target(u64 id)
 	return img;
 }
 
+/* The pages one PIN call pinned, in the order of its ranges. */
+struct khup_pinned {
+	struct page **pages;
+	unsigned long *copied;	/* which of them are snapshot copies */
+	u32 *runs;		/* the runs they form (khup_split_runs()) */
+	u64 nr_runs;
+	u64 npages;
+};
+
 /*
- * Appends the @npages pinned @pages (the ranges of @iov, in order; those
- * set in @copied are snapshot copies) to the task's offset space under
- * khup_lock. The call charged @npages to @user up front; the image keeps
- * the charge of its held pages and the rest is given back. All or
- * nothing: on error every page is given back and nothing stays charged.
+ * Appends the pinned pages @pd (the ranges of @iov, in order) to the
+ * task's offset space under khup_lock, a run at a time. The call charged
+ * them to @user up front; the image keeps the charge of its held pages
+ * and the rest is given back. All or nothing: on error every page is
+ * given back and nothing stays charged.
  */
 static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 			    pid_t tgid, const struct iovec *iov,
-			    struct page **pages, const unsigned long *copied,
-			    u64 npages, struct user_struct *user,
-			    struct khup_ret *ret)
+			    const struct khup_pinned *pd,
+			    struct user_struct *user, struct khup_ret *ret)
 {
+	const unsigned long *copied = pd->copied;
 	u64 old_pages, old_ext, k = 0, charged = 0;
+	u64 npages = pd->npages, nr_runs = pd->nr_runs;
+	struct page **pages = pd->pages;
+	const u32 *runs = pd->runs;
 	struct khup_image *img;
 	bool new_task = false;
+	u32 old_last = 0, j, step;
 	struct khup_task *t;
-	u32 old_last = 0, i;
+	unsigned long va;
+	bool owned;
 	long err;
+	u64 r;
 
 	img = khup_pin_target(arg->id);
 	if (IS_ERR(img)) {
@@ -360,20 +490,23 @@ static long khup_pin_commit(struct khup_pin *arg, struct task_struct *task,
 	if (old_ext)
 		old_last = t->ext[old_ext - 1].nr;
 	err = khup_task_reserve(t, npages);
-	for (i = 0; !err && i < arg->nr_iovecs; i++) {
-		unsigned long va = (unsigned long)iov[i].iov_base;
-		unsigned long end = va + iov[i].iov_len;
-
-		while (!err && va < end) {
-			u32 n = khup_run_len(pages + k, (end - va) >> PAGE_SHIFT);
-
-			err = khup_task_add_run(t, va, pages[k], n,
-						test_bit(k, copied));
+	va = (unsigned long)iov->iov_base;
+	for (r = 0; !err && r < nr_runs; r++) {
+		/* Runs never span two ranges. */
+		if (va == (unsigned long)iov->iov_base + iov->iov_len) {
+			iov++;
+			va = (unsigned long)iov->iov_base;
+		}
+		/* Snapshot copies are pages of their own. */
+		owned = test_bit(k, copied);
+		step = owned ? 1 : runs[r];
+		for (j = 0; !err && j < runs[r]; j += step) {
+			err = khup_task_add_run(t, va, pages[k], step, owned);
 			if (!err) {
 				if (!is_zero_page(pages[k]))
-					charged += n;
-				va += (unsigned long)n << PAGE_SHIFT;
-				k += n;
+					charged += step;
+				va += (unsigned long)step << PAGE_SHIFT;
+				k += step;
 			}
 		}
 	}
@@ -471,17 +604,15 @@ static void khup_pin_uncharge(struct user_struct *user, u64 npages)
 
 long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 {
-	u64 start = ktime_get_ns(), npages, done = 0, migrated, snap_ns;
-	unsigned long *copied = NULL;
+	u64 start = ktime_get_ns(), npages, migrated, snap_ns;
+	struct khup_pinned pd = {};
 	struct user_struct *user;
+	struct khup_pin_job job;
 	struct task_struct *task;
-	struct page **pages = NULL;
 	struct mm_struct *mm;
-	unsigned int gup_flags;
 	struct iovec *iov;
 	long err, nsnap;
 	pid_t tgid;
-	u32 i;
 
 	if (arg->flags)
 		return -EOPNOTSUPP;
@@ -514,36 +645,41 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		err = PTR_ERR(user);
 		goto out_mm;
 	}
-	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
-	copied = kvcalloc(BITS_TO_LONGS(npages), sizeof(*copied), GFP_KERNEL);
-	if (!pages || !copied) {
+	pd.npages = npages;
+	pd.pages = kvmalloc_array(npages, sizeof(*pd.pages), GFP_KERNEL);
+	pd.copied = kvcalloc(BITS_TO_LONGS(npages), sizeof(*pd.copied),
+			     GFP_KERNEL);
+	pd.runs = kvmalloc_array(npages, sizeof(*pd.runs), GFP_KERNEL);
+	if (!pd.pages || !pd.copied || !pd.runs) {
 		err = -ENOMEM;
 		goto out_free;
 	}
 
-	gup_flags = khup_gup_flags(task);
+	job = (struct khup_pin_job){
+		.mm = mm, .caller = current, .iov = iov,
+		.nr_iovecs = arg->nr_iovecs, .gup_flags = khup_gup_flags(task),
+		.pages = pd.pages,
+	};
 	migrated = khup_migrations();
-	for (i = 0; !err && i < arg->nr_iovecs; i++)
-		err = khup_pin_range(mm, (unsigned long)iov[i].iov_base,
-				     iov[i].iov_len >> PAGE_SHIFT, gup_flags,
-				     pages, &done);
+	khup_pin_ranges(&job);
 	migrated = khup_migrations() - migrated;
+	err = job.err;
 	if (err) {
-		khup_put_pages(pages, copied, 0, done);
+		khup_put_pages(pd.pages, pd.copied, 0, job.done);
 		goto out_free;
 	}
+	pd.nr_runs = khup_split_runs(iov, arg->nr_iovecs, pd.pages, pd.runs);
 	snap_ns = ktime_get_ns();
-	nsnap = khup_snapshot(pages, npages, copied);
+	nsnap = khup_snapshot(pd.pages, pd.runs, pd.nr_runs, pd.copied);
 	snap_ns = ktime_get_ns() - snap_ns;
 	if (nsnap < 0) {
 		err = nsnap;
-		khup_put_pages(pages, copied, 0, npages);
+		khup_put_pages(pd.pages, pd.copied, 0, npages);
 		goto out_free;
 	}
 
 	mutex_lock(&khup_lock);
-	err = khup_pin_commit(arg, task, tgid, iov, pages, copied, npages,
-			      user, ret);
+	err = khup_pin_commit(arg, task, tgid, iov, &pd, user, ret);
 	mutex_unlock(&khup_lock);
 	/* The commit took over the charge, or gave it back. */
 	npages = 0;
@@ -554,8 +690,9 @@ long khup_ioctl_pin(struct khup_pin *arg, struct khup_ret *ret)
 		atomic64_add(ktime_get_ns() - start, &khup_stats.pin_ns);
 	}
 out_free:
-	kvfree(copied);
-	kvfree(pages);
+	kvfree(pd.runs);
+	kvfree(pd.copied);
+	kvfree(pd.pages);
 	if (npages)
 		khup_pin_uncharge(user, npages);
 	free_uid(user);
