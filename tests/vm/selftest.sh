@@ -9,17 +9,9 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-n=0 passed=0 failed=0
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n $2"
-		passed=$((passed + 1))
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
+# result, ktap_end: shared with the host checks
+# shellcheck source=tests/host/ktap.sh
+. "$here/../host/ktap.sh"
 
 # expect CASE PATTERN...: the harness exits 1 and prints every PATTERN.
 expect() {
@@ -41,7 +33,6 @@ expect() {
 }
 
 echo "KTAP version 1"
-echo "1..5"
 expect stage2-fails '^not ok 1 stage2-fails # 1 assertion\(s\) failed$' \
 	'^    not ok 2 stage2: stage 2 fails on purpose # harness self-test$' \
 	'^# serial console, last 40 lines' '^0 passed, 1 failed$'
@@ -51,5 +42,4 @@ expect hang '^not ok 1 hang # timeout after 40s$' '^    ok 1 stage1: stage 1 pas
 expect no-assertions '^not ok 1 no-assertions # the test asserted nothing$'
 expect no-stage2 '^not ok 1 no-stage2 # stage 2 did not complete$' \
 	'^    not ok 2 stage1: kexec load for stage 2'
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ktap_end
