@@ -20,7 +20,7 @@ stage1() {
 	t0=$(now)
 	check "tmpfs: criu dump to tmpfs" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
 	t1=$(now)
-	bw_gone "$wl"
+	app_gone "$wl"
 	put 1 tmpfs dump_ns $((t1 - t0))
 	rm -rf "$img"
 	dump_khup 1

@@ -6,7 +6,9 @@
 # Repetition 0 holds what is per run, not per repetition: mode "calib"
 # (bench/run's calibration: host_ns_per_page, vm_ns_per_page, f, and this
 # VM's own guest_ns_per_page) becomes one row of its own; the throttle_*
-# keys of a disk-D mode go into each of its rows.
+# keys of a disk-D mode go into each of its rows. The memcached run's modes
+# are memcached-MODE (bench/memcached-bench.sh: first get, throughput back
+# to 90 %, keys verified).
 
 BEGIN {
 	ncol = split("size_mib,thp,mode,rep,pages,dump_ms,handover_ms,attach_ms,restore_ms,total_ms," \
@@ -18,7 +20,8 @@ BEGIN {
 		"restore_pgalloc,restore_pgfault,restore_pgmigrate,restore_compact_stall,restore_thp_alloc,restore_sectors_read," \
 		"first_answer_ms,fill_ms,fill_mib_s,left_at_answer," \
 		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f," \
-		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write", col, ",")
+		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write," \
+		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified", col, ",")
 }
 
 /^#/ { next }
@@ -27,6 +30,7 @@ BEGIN {
 function get(r, m, k) { return ((r SUBSEP m SUBSEP k) in v) ? v[r, m, k] : "" }
 function ms(x) { return x == "" ? "" : sprintf("%.1f", x / 1e6) }
 function sum3(a, b, c) { return (a == "" && b == "" && c == "") ? "" : a + b + c }
+function mibs(x) { return x == "" ? "" : sprintf("%.1f", x / 1048576) }
 function per(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.1f", a / b) }
 
 END {
@@ -46,7 +50,8 @@ END {
 		o["handover_ms"] = ms(get(r, m, "handover_ns"))
 		o["attach_ms"] = ms(get(r, m, "attach_ns"))
 		o["restore_ms"] = ms(get(r, m, "restore_ns"))
-		if (m == "khup" || m == "lazy" || m == "luo" || m ~ /^disk/) {
+		b = m; sub(/^memcached-/, "", b)
+		if (b == "khup" || b == "lazy" || b == "luo" || b ~ /^disk/) {
 			d = get(r, m, "dump_ns"); h = get(r, m, "handover_ns"); a = get(r, m, "attach_ns"); s = get(r, m, "restore_ns")
 			if (d != "" && h != "" && a != "" && s != "")
 				o["total_ms"] = ms(d + h + a + s)
@@ -99,6 +104,14 @@ END {
 		f = get(r, m, "fill_ns")
 		o["fill_mib_s"] = (f == "" || f == 0 || o["pages"] == "") ? "" : sprintf("%.1f", o["pages"] * 4096 / 1048576 / (f / 1e9))
 		o["left_at_answer"] = get(r, m, "left_at_answer")
+		o["first_get_ms"] = ms(get(r, m, "first_get_ns"))
+		o["tput90_ms"] = ms(get(r, m, "tput90_ns"))
+		o["tput_pre_mib_s"] = mibs(get(r, m, "tput_pre_b_s"))
+		o["tput_after_mib_s"] = mibs(get(r, m, "tput_after_b_s"))
+		o["tput_batches"] = get(r, m, "tput_batches")
+		o["items"] = get(r, m, "items")
+		o["keys_sampled"] = get(r, m, "keys_sampled")
+		o["keys_verified"] = get(r, m, "keys_verified")
 		o["calib_host_ns_per_page"] = get(r, m, "host_ns_per_page")
 		o["calib_vm_ns_per_page"] = get(r, m, "vm_ns_per_page")
 		o["calib_guest_ns_per_page"] = get(r, m, "guest_ns_per_page")

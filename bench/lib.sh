@@ -1,0 +1,540 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# lib.sh: what the benchmarks' VM tests share (bench/khup-bench.sh,
+# bench/memcached-bench.sh, bench/dump-split.sh): their parameters, the
+# boot's setup, the work counts and the memory watcher, and every mode's
+# dump and restore (khup, lazy, luo, disk, disk-D; see khup-bench.sh).
+# A test sets its parameters, sources this file (on the host, for VM_*;
+# in the guest, for everything) and defines its workload:
+#   app_start REP MODE DIR PIDBASE  start it (quiesce first) with pids
+#                                   above PIDBASE, put its pages
+#   app_pid DIR                     its pid
+#   app_answer REP MODE DIR T0      right after a restore returned: the
+#                                   client's first answer(s), from T0
+#   app_verify DIR REP MODE         its data is the dumped one
+# and optionally bench_first_stage (stage 1, before the dumps). Optional
+# settings: BENCH_MODES (default "khup lazy luo disk"; a disk-D mode is
+# added per BENCH_DISKS), BENCH_PREFIX (put before every mode in
+# bench.kv), BENCH_WARM (files quiesce reads again), BENCH_WHAT (a note).
+#
+# Parameters, from the host's environment:
+#   BENCH_MIB=N      workload size in MiB (default 64)
+#   BENCH_THP=0|1    4 KiB pages (MADV_NOHUGEPAGE, THP "never") or THP
+#   BENCH_REPS=N     repetitions (default 3)
+#   BENCH_DISKS="D.." names of the throttled reference disks, in the order
+#                    of tests/vm/run's --disk-throttle options (bench/run:
+#                    "nvme sata"); each adds a mode disk-D on the disk with
+#                    serial khup-diskN. Empty: only the unthrottled disk
+# The host side reads them when it sources the test for VM_*; they reach
+# the guest on the kernel command line (khupbench.cfg=MIB:THP:REPS and
+# khupbench.disks=D,D), which init passes on to every kexec'd stage.
+# Every number goes to $OUT/bench.kv as "REP MODE KEY VALUE" (times in ns,
+# sizes in bytes). Timestamps that must span kexec come from files in $OUT:
+# their mtime is the host's clock (9p), the guest reads it with stat.
+BENCH_MIB=${BENCH_MIB:-64}
+BENCH_THP=${BENCH_THP:-0}
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_MODES=${BENCH_MODES:-khup lazy luo disk}
+if [ -n "${KHUP_TOP:-}" ] && [ -n "${STAGE:-}" ]; then
+	# in the guest: the host's values come on the command line
+	BENCH_DISKS=
+	for kv in $(cat /proc/cmdline); do
+		case "$kv" in
+		khupbench.cfg=*) IFS=: read -r BENCH_MIB BENCH_THP BENCH_REPS <<<"${kv#*=}" ;;
+		khupbench.disks=*) BENCH_DISKS=$(echo "${kv#*=}" | tr , ' ') ;;
+		esac
+	done
+	. "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
+	# the lazy-pages daemon and the restore log warnings and errors only
+	CRIU_VERBOSITY=-v2
+	BW=$KHUP_BUILD/bench/bench-workload
+	LUO=$KHUP_BUILD/bench/luo-images
+	NL=$KHUP_BUILD/progs/khup-nl
+	MNT=/tmp/bench
+fi
+THP=nothp
+[ "$BENCH_THP" = 1 ] && THP=thp
+VM_STAGES=$((BENCH_REPS + 1))
+# liveupdate=on: the LUO-memfd baseline (LUO is off unless asked for)
+VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS liveupdate=on"
+[ -z "${BENCH_DISKS:-}" ] || VM_CMDLINE+=" khupbench.disks=$(echo $BENCH_DISKS | tr ' ' ,)"
+VM_DISK=$((BENCH_MIB * 2 + 512))M
+VM_TIMEOUT=${BENCH_TIMEOUT:-$((1200 + BENCH_MIB * 6 * (BENCH_REPS + 1)))}
+
+now() { date +%s%N; }
+# mtime of a file in $OUT, in ns of the host's clock
+host_ns() { stat -c %.9Y "$1" | tr -d .; }
+# put REP MODE KEY VALUE
+# (the mode prefixed with BENCH_PREFIX: the memcached run's rows are its own)
+put() { echo "$1 ${BENCH_PREFIX:-}$2 $3 $4" >>"$OUT/bench.kv"; }
+# sectors written to the virtio disk DEV (vda, vdb, ...) so far
+dev_written() { awk '{ print $7 }' "/sys/block/$1/stat"; }
+
+# The modes of one repetition, in the order it dumps and restores them:
+# odd repetitions in this order, even ones in the reverse, so that no mode
+# is always first after a boot (or last, after the others' page cache).
+modes_for() {
+	local m=($BENCH_MODES) d
+	for d in ${BENCH_DISKS:-}; do m+=("disk-$d"); done
+	if (($1 % 2)); then
+		echo "${m[*]}"
+	else
+		printf '%s\n' "${m[@]}" | tac | tr '\n' ' '
+	fi
+}
+
+# disk_dev MODE: the block device of disk mode MODE, found by its serial
+# (the guest's order of the virtio disks is not the command line's): disk
+# is the VM_DISK one, which has none; disk-D is the one with serial
+# khup-diskN, D being the Nth of BENCH_DISKS (tests/vm/run --disk-throttle)
+disk_dev() {
+	local d n=0 want= b
+	for d in $BENCH_DISKS; do
+		n=$((n + 1))
+		[ "disk-$d" = "$1" ] && want=khup-disk$n
+	done
+	[ "$1" = disk ] || [ -n "$want" ] || return 1
+	for b in /sys/block/vd*; do
+		case $(cat "$b/serial" 2>/dev/null) in
+		"$want") basename "$b"; return ;;
+		khup-disk*) ;;
+		*) [ -n "$want" ] || { basename "$b"; return; } ;;
+		esac
+	done
+	return 1
+}
+# disk_mnt MODE: where disk mode MODE's ext4 is mounted (the workloads of
+# every mode live on disk's, $MNT)
+disk_mnt() { if [ "$1" = disk ]; then echo "$MNT"; else echo "$MNT-${1#disk-}"; fi; }
+
+# pid_base MODE: each mode's workload gets pids of its own
+pid_base() {
+	case $1 in
+	disk) echo 20000 ;; luo) echo 25000 ;; khup) echo 30000 ;; lazy) echo 35000 ;;
+	*) echo $((40000 + 5000 * $(printf '%s\n' $BENCH_DISKS | grep -nx "${1#disk-}" | cut -d: -f1))) ;;
+	esac
+}
+
+# quiesce: the same starting point for every workload and every restore:
+# dirty data written, page cache dropped, free memory compacted; then the
+# files every restore reads (CRIU, its plugin, the workload, over 9p;
+# BENCH_WARM: the test's own) read again, so that no mode pays for them
+quiesce() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo 1 >/proc/sys/vm/compact_memory
+	cat "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" ${BENCH_WARM:-} >/dev/null 2>&1 || true
+}
+
+# Work counts, hardware-independent: vmstat counters and the disk's
+# sectors, as deltas over a phase (PHASE_vm_KEY, PHASE_sectors_*).
+VM_KEYS="pgfault pgmajfault pgalloc_dma32 pgalloc_normal pgalloc_movable pgfree pgmigrate_success compact_stall thp_fault_alloc thp_fault_fallback thp_collapse_alloc"
+# work_snap FILE: the counters now
+work_snap() {
+	{
+		awk -v keys="$VM_KEYS" 'BEGIN { n = split(keys, k, " "); for (i = 1; i <= n; i++) want[k[i]] = 1 }
+			$1 in want { print $1, $2 }' /proc/vmstat
+		# every virtio disk: a disk mode's images may be on any of them
+		cat /sys/block/vd*/stat | awk '{ r += $3; w += $7 } END { print "sectors_read", r; print "sectors_written", w }'
+	} | LC_ALL=C sort >"$1"
+}
+# work_put REP MODE PHASE FILE: put the deltas since work_snap FILE
+work_put() {
+	local k a b
+	work_snap "$4.now"
+	while read -r k a b; do
+		case $k in sectors_*) put "$1" "$2" "$3_$k" $((b - a)) ;; *) put "$1" "$2" "$3_vm_$k" $((b - a)) ;; esac
+	done < <(LC_ALL=C join "$4" "$4.now")
+	rm -f "$4" "$4.now"
+}
+
+# stat NAME: one statistic of the module
+nlstat() { "$NL" stats | awk -v k="$1" '$1 == k { print $2 }'; }
+put_stats() {
+	"$NL" stats | while read -r k v; do put "$1" "$2" "stat_$k" "$v"; done
+}
+
+
+# app_gone DIR: the dumped workload's pid is free again (its parent, the
+# launcher or init, reaps it)
+app_gone() {
+	local pid i
+	pid=$(app_pid "$1")
+	for ((i = 0; i < 600; i++)); do
+		[ -d "/proc/$pid" ] || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# app_stop DIR: end the workload and wait until its memory is gone
+app_stop() {
+	local pid i
+	pid=$(app_pid "$1")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 600; i++)); do
+		[ -d "/proc/$pid" ] || return 0
+		grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+}
+
+# memwatch_start / memwatch_stop REP MODE: lowest MemFree during a restore
+# (sampled every 100 ms from /proc/meminfo: bench-workload memwatch)
+memwatch_start() {
+	rm -f /tmp/memwatch.stop /tmp/memwatch.out
+	"$BW" memwatch /tmp/memwatch.stop /tmp/memwatch.out &
+	MEMWATCH=$!
+	sleep 0.05
+}
+# memwatch_stop REP MODE: sets MW_EXTRA (bytes: MemFree before - lowest)
+memwatch_stop() {
+	local first low
+	touch /tmp/memwatch.stop
+	wait "$MEMWATCH"
+	first=$(kv /tmp/memwatch.out first_kb)
+	low=$(kv /tmp/memwatch.out low_kb)
+	put "$1" "$2" memfree_before_b $((first * 1024))
+	put "$1" "$2" memfree_low_b $((low * 1024))
+	MW_EXTRA=$(((first - low) * 1024))
+}
+
+stage_setup() {
+	local t0 t1 m dev mnt
+	if [ "$BENCH_THP" = 1 ]; then
+		echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
+	else
+		echo never >/sys/kernel/mm/transparent_hugepage/enabled
+	fi
+	# room for every mode's pid range (pid_base)
+	echo 4194304 >/proc/sys/kernel/pid_max
+	note "bench: ${BENCH_WHAT:-} ${BENCH_MIB} MiB, $THP, rep/stage $STAGE of $VM_STAGES, $(uname -r), THP $(cat /sys/kernel/mm/transparent_hugepage/enabled), reference disks: ${BENCH_DISKS:-none}"
+	need_plugin
+	check "bench-workload is built (bench/run builds it)" test -x "$BW"
+	# CRIU, its libraries and the plugin come over 9p: read them once so
+	# that the first restore after boot is not charged for it
+	"$CRIU" --version >/dev/null 2>&1
+	cat "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" ${BENCH_WARM:-} >/dev/null 2>&1
+	t0=$(now)
+	check "module loads" insmod "$(khup_ko)"
+	t1=$(now)
+	MODULE_NS=$((t1 - t0))
+	declare -gA MOUNT_NS
+	for m in disk $(for d in $BENCH_DISKS; do echo "disk-$d"; done); do
+		dev=$(disk_dev "$m") || { fail "the disk of mode $m is there" "no virtio disk with its serial"; continue; }
+		mnt=$(disk_mnt "$m")
+		mkdir -p "$mnt"
+		if [ "$STAGE" = 1 ]; then
+			check "mkfs.ext4 /dev/$dev ($m)" mkfs.ext4 -q -F "/dev/$dev"
+		fi
+		t0=$(now)
+		check "mount the ext4 disk of $m (/dev/$dev)" mount -t ext4 "/dev/$dev" "$mnt"
+		t1=$(now)
+		MOUNT_NS[$m]=$((t1 - t0))
+	done
+	# CRIU's first-run feature probe (/run/criu.kdat is per boot): paid
+	# here, once, not by whichever mode restores first
+	"$CRIU" check >/dev/null 2>&1 || true
+}
+
+
+# dump_disk REP MODE: stock CRIU dump to MODE's ext4 disk, synced
+dump_disk() {
+	local r=$1 m=$2 wl=$MNT/$2-wl-$1 img dev pid w0 w1 t0 t1
+	img=$(disk_mnt "$m")/disk-img-$r
+	dev=$(disk_dev "$m")
+	check "rep $r $m: workload starts" app_start "$r" "$m" "$wl" "$(pid_base "$m")"
+	pid=$(app_pid "$wl")
+	mkdir -p "$img"
+	sync
+	w0=$(dev_written "$dev")
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r $m: criu dump to ext4 on /dev/$dev" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
+	sync
+	t1=$(now)
+	work_put "$r" "$m" dump /tmp/work
+	w1=$(dev_written "$dev")
+	app_gone "$wl"
+	put "$r" "$m" dump_ns $((t1 - t0))
+	put "$r" "$m" storage_written_b $(((w1 - w0) * 512))
+	put "$r" "$m" pages_img_b "$(pages_img_bytes "$img")"
+	put "$r" "$m" image_bytes "$(du -sb "$img" | cut -f1)"
+	check "rep $r $m: pages-*.img hold the workload" test "$(pages_img_bytes "$img")" -ge $((BENCH_MIB * 1048576))
+}
+
+# dump_luo REP: the LUO-memfd baseline (the workload's own directory on the
+# ext4 disk, as for the other modes: it must outlive the kexec). Stock CRIU
+# dumps to tmpfs, then
+# luo-images copies every image into a memfd preserved by LUO (session
+# luo-REP) and deletes the tmpfs copy; a process it leaves holds the
+# session open until the kexec. The dump is both steps; the peak memory
+# beyond the dumped process is the image (tmpfs, then memfd), measured.
+dump_luo() {
+	local r=$1 wl=$MNT/luo-wl-$r img=/tmp/luo-img-$r pid t0 t1 t2
+	check "rep $r luo: workload starts" app_start "$r" luo "$wl" "$(pid_base luo)"
+	pid=$(app_pid "$wl")
+	rm -rf "$img"
+	mkdir -p "$img"
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r luo: criu dump to tmpfs" "$CRIU" dump -t "$pid" -D "$img" -v2 -o dump.log
+	t1=$(now)
+	check "rep $r luo: images into LUO-preserved memfds" \
+		bash -c "'$LUO' save luo-$r '$img' >/tmp/luo-save-$r.out"
+	t2=$(now)
+	work_put "$r" luo dump /tmp/work
+	memwatch_stop "$r" luo
+	app_gone "$wl"
+	put "$r" luo dump_ns $((t2 - t0))
+	put "$r" luo dump_criu_ns $((t1 - t0))
+	put "$r" luo dump_copy_ns $((t2 - t1))
+	put "$r" luo image_bytes "$(kv "/tmp/luo-save-$r.out" bytes)"
+	put "$r" luo pages_img_b "$(kv "/tmp/luo-save-$r.out" bytes)"
+	put "$r" luo storage_written_b 0
+	# the workload's memory went away during the dump: add it back
+	put "$r" luo dump_extra_b $((MW_EXTRA + BENCH_MIB * 1048576))
+	check "rep $r luo: the images are only in the memfds now" \
+		test -z "$(ls -A "$img")"
+}
+
+# restore_luo REP: the memfds retrieved in place, CRIU reads them by path
+restore_luo() {
+	local r=$1 wl=$MNT/luo-wl-$r img=/tmp/luo-img-$r t0 t1 t2 holder
+	put "$r" luo handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	quiesce
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r luo: memfds retrieved from LUO" \
+		bash -c "'$LUO' restore luo-$r '$img' >/tmp/luo-restore-$r.out"
+	t1=$(now)
+	check "rep $r luo: criu restore from the memfds" "$CRIU" restore -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
+	t2=$(now)
+	app_answer "$r" luo "$wl" "$t1"
+	work_put "$r" luo restore /tmp/work
+	memwatch_stop "$r" luo
+	put "$r" luo attach_ns $((t1 - t0))
+	put "$r" luo restore_ns $((t2 - t1))
+	put "$r" luo restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
+	check "rep $r luo: restored workload intact" app_verify "$wl" "$r" luo
+	app_stop "$wl"
+	holder=$(kv "/tmp/luo-restore-$r.out" holder)
+	[ -z "$holder" ] || kill "$holder"
+	rm -rf "$img"
+}
+
+# kho_meta REP MODE: bytes of the khup KHO node and of the extent tables
+# of MODE's image (named in $MNT/MODE-name-REP). The node holds every image
+# preserved so far (khup's and lazy's): each is charged an equal share.
+kho_meta() {
+	local r=$1 m=$2 blob=/sys/kernel/debug/kho/out/sub_fdts/khup fdt=/tmp/khup.dtb node=0 tables=0 alloc=0 ext=0
+	local img task sz n o nimg=0 name
+	name=$(cat "$MNT/$m-name-$r")
+	cp "$blob" "$fdt" || return 1
+	node=$(stat -c %s "$fdt")
+	for img in $(fdtget -l "$fdt" /); do
+		nimg=$((nimg + 1))
+		[ "$(fdtget -t s "$fdt" "/$img" image-name)" = "$name" ] || continue
+		for task in $(fdtget -l "$fdt" "/$img"); do
+			read -r hi lo < <(fdtget -t u "$fdt" "/$img/$task" table-size)
+			sz=$(((hi << 32) + lo))
+			read -r hi lo < <(fdtget -t u "$fdt" "/$img/$task" nr-extents)
+			ext=$((ext + (hi << 32) + lo))
+			tables=$((tables + sz))
+			# kho_alloc_preserve() takes a folio of order get_order(size)
+			n=$(((sz + 4095) / 4096)) o=1
+			while [ "$o" -lt "$n" ]; do o=$((o * 2)); done
+			alloc=$((alloc + o * 4096))
+		done
+	done
+	[ "$nimg" -gt 0 ] || return 1
+	node=$((node / nimg))
+	put "$r" "$m" meta_node_b "$node"
+	put "$r" "$m" meta_tables_b "$tables"
+	put "$r" "$m" meta_alloc_b $((alloc + (node + 4095) / 4096 * 4096))
+	put "$r" "$m" extents "$ext"
+}
+
+# dump_khup REP MODE: criu dump --kho (MODE khup or lazy: the same dump,
+# restored eagerly or lazily); the small images go to the ext4 disk. The
+# image's name (khup-workload images) goes to $MNT/MODE-name-REP.
+dump_khup() {
+	local r=$1 m=$2 wl=$MNT/$2-wl-$1 img=$MNT/$2-img-$1 pid w0 w1 t0 t1 p0 pn0 s0 sn0 c0
+	check "rep $r $m: workload starts" app_start "$r" "$m" "$wl" "$(pid_base "$m")"
+	khup_images | awk '{ print $4 }' >/tmp/images.before
+	pid=$(app_pid "$wl")
+	mkdir -p "$img"
+	# Outside the downtime, as khup-upgrade does: move the workload's
+	# pages out of KHO scratch, so the pin below migrates (almost) none.
+	p0=$(nlstat prepare_ns) c0=$(nlstat prepare_migrated)
+	check "rep $r $m: khupctl prepare" bash -c "'$KHUP_BUILD/tools/khupctl' prepare --tree $pid >/dev/null"
+	put "$r" "$m" prepare_ns $(($(nlstat prepare_ns) - p0))
+	put "$r" "$m" prepare_migrated $(($(nlstat prepare_migrated) - c0))
+	p0=$(nlstat pin_ns) pn0=$(nlstat pinned) s0=$(nlstat seal_ns) sn0=$(nlstat preserved) c0=$(nlstat cma_migrated)
+	sync
+	w0=$(dev_written "$(disk_dev disk)")
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r $m: criu dump --kho" "$CRIU" dump --kho -t "$pid" -D "$img" --libdir "$KHUP_PLUGIN_DIR" -v2 -o dump.log
+	sync
+	t1=$(now)
+	work_put "$r" "$m" dump /tmp/work
+	w1=$(dev_written "$(disk_dev disk)")
+	app_gone "$wl"
+	show_log "$img/dump.log"
+	put "$r" "$m" dump_ns $((t1 - t0))
+	put "$r" "$m" storage_written_b $(((w1 - w0) * 512))
+	put "$r" "$m" pages_img_b "$(pages_img_bytes "$img")"
+	put "$r" "$m" image_bytes "$(du -sb "$img" | cut -f1)"
+	put "$r" "$m" pin_ns $(($(nlstat pin_ns) - p0))
+	put "$r" "$m" pinned $(($(nlstat pinned) - pn0))
+	put "$r" "$m" seal_ns $(($(nlstat seal_ns) - s0))
+	put "$r" "$m" preserved $(($(nlstat preserved) - sn0))
+	put "$r" "$m" cma_migrated $(($(nlstat cma_migrated) - c0))
+	put "$r" "$m" kmem_bytes "$(nlstat kmem_bytes)"
+	check "rep $r $m: pages-*.img hold 0 bytes" test "$(pages_img_bytes "$img")" -eq 0
+	khup_images | awk '{ print $4 }' | grep -vxFf /tmp/images.before >"$MNT/$m-name-$r"
+	check "rep $r $m: the dump made one image" test "$(wc -l <"$MNT/$m-name-$r")" -eq 1
+	check "rep $r $m: KHO metadata measured" kho_meta "$r" "$m"
+}
+
+# image_gone REP MODE: MODE's image of REP is no longer in the module
+image_gone() { ! khup_images | awk '{ print $4 }' | grep -qxFf "$MNT/$2-name-$1"; }
+
+# restore_khup REP: the module already claimed the pages at insmod
+restore_khup() {
+	local r=$1 wl=$MNT/khup-wl-$1 img=$MNT/khup-img-$1 t0 t1 extra
+	put "$r" khup handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put "$r" khup attach_ns "$MODULE_NS"
+	put "$r" khup module_restore_ns "$(nlstat restore_ns)"
+	put "$r" khup restored "$(nlstat restored)"
+	quiesce
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r khup: criu restore --kho" "$CRIU" restore --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
+	t1=$(now)
+	app_answer "$r" khup "$wl" "$t0"
+	work_put "$r" khup restore /tmp/work
+	memwatch_stop "$r" khup
+	extra=$MW_EXTRA
+	show_log "$img/restore.log"
+	put "$r" khup restore_ns $((t1 - t0))
+	put "$r" khup restore_extra_b "$extra"
+	check "rep $r khup: restored workload intact" app_verify "$wl" "$r" khup
+	app_stop "$wl"
+	check "rep $r khup: the image is committed and gone" image_gone "$r" khup
+	cp "$img/restore.log" "$OUT/khup-restore-$r.log" 2>/dev/null
+	rm -rf "$img"
+}
+
+# restore_lazy REP: criu lazy-pages --kho takes the image's claim, criu
+# restore --kho --lazy-pages recreates the tree, which runs at once while
+# the daemon copies its memory: times to running (restore_ns), to the
+# first answer and to the end of the fill (the daemon exits once every
+# page is copied and the image committed)
+restore_lazy() {
+	local r=$1 wl=$MNT/lazy-wl-$1 t0 t1 t2 left rc=0
+	IMG=$MNT/lazy-img-$r
+	put "$r" lazy handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put "$r" lazy attach_ns "$MODULE_NS"
+	quiesce
+	lazy_daemon_start "rep $r lazy: criu lazy-pages --kho takes the image's claim" lazy.log
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	if lazy_restore restore.log; then
+		t1=$(now)
+		pass "rep $r lazy: criu restore --kho --lazy-pages"
+	else
+		t1=$(now)
+		fail "rep $r lazy: criu restore --kho --lazy-pages" "failed; its log: $IMG/restore.log"
+		# the daemon would wait for the restore's tasks for ever
+		kill "$lazypid" 2>/dev/null
+	fi
+	app_answer "$r" lazy "$wl" "$t0"
+	# pages of the image not read back yet, just after the answer
+	left=$(khup_images | awk 'NR == FNR { n[$1] = 1; next } $4 in n { print $3 - $5 }' "$MNT/lazy-name-$r" -)
+	wait "$lazypid" || rc=$?
+	t2=$(now)
+	work_put "$r" lazy restore /tmp/work
+	memwatch_stop "$r" lazy
+	show_log "$IMG/lazy.log"
+	show_log "$IMG/restore.log"
+	check_eq "rep $r lazy: the lazy-pages daemon filled everything and exited 0" "$rc" 0
+	put "$r" lazy restore_ns $((t1 - t0))
+	put "$r" lazy fill_ns $((t2 - t0))
+	put "$r" lazy left_at_answer "${left:-0}"
+	put "$r" lazy restore_extra_b "$MW_EXTRA"
+	check "rep $r lazy: the image is committed and gone" image_gone "$r" lazy
+	check "rep $r lazy: restored workload intact after the fill" app_verify "$wl" "$r" lazy
+	app_stop "$wl"
+	rm -rf "$IMG"
+}
+
+# restore_disk REP MODE: stock CRIU from MODE's ext4 disk, guest page
+# cache dropped
+restore_disk() {
+	local r=$1 m=$2 wl=$MNT/$2-wl-$1 img t0 t1 extra
+	img=$(disk_mnt "$m")/disk-img-$r
+	put "$r" "$m" handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put "$r" "$m" attach_ns "${MOUNT_NS[$m]}"
+	quiesce
+	memwatch_start
+	work_snap /tmp/work
+	t0=$(now)
+	check "rep $r $m: criu restore from ext4" "$CRIU" restore -D "$img" --restore-detached -v2 -o restore.log
+	t1=$(now)
+	app_answer "$r" "$m" "$wl" "$t0"
+	work_put "$r" "$m" restore /tmp/work
+	memwatch_stop "$r" "$m"
+	extra=$MW_EXTRA
+	put "$r" "$m" restore_ns $((t1 - t0))
+	# what the restore needed beyond the process's own memory (page cache)
+	put "$r" "$m" restore_extra_b $((extra - BENCH_MIB * 1048576))
+	check "rep $r $m: restored workload intact" app_verify "$wl" "$r" "$m"
+	app_stop "$wl"
+	rm -rf "$img"
+}
+
+bench_stage() {
+	local r m
+	stage_setup
+	if [ "$STAGE" = 1 ]; then
+		! declare -F bench_first_stage >/dev/null || bench_first_stage
+	else
+		r=$((STAGE - 1))
+		for m in $(modes_for "$r"); do
+			case $m in
+			khup) restore_khup "$r" ;;
+			lazy) restore_lazy "$r" ;;
+			luo) restore_luo "$r" ;;
+			disk*) restore_disk "$r" "$m" ;;
+			esac
+		done
+	fi
+	if [ "$STAGE" -le "$BENCH_REPS" ]; then
+		r=$STAGE
+		for m in $(modes_for "$r"); do
+			case $m in
+			khup | lazy) dump_khup "$r" "$m" ;;
+			luo) dump_luo "$r" ;;
+			disk*) dump_disk "$r" "$m" ;;
+			esac
+		done
+		for m in disk $(for d in $BENCH_DISKS; do echo "disk-$d"; done); do
+			check "umount the ext4 disk of $m" umount "$(disk_mnt "$m")"
+		done
+		sync
+		touch "$OUT/t.end.$r"
+	fi
+	note "bench: stage $STAGE done"
+}
+
+for ((_s = 1; _s <= VM_STAGES; _s++)); do
+	eval "stage$_s() { bench_stage; }"
+done
+unset _s
