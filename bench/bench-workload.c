@@ -25,6 +25,12 @@
  *       "calib_ns_per_page N", the fastest round's ns per page, and
  *       "calib_median_ns_per_page M". Short rounds, so that on a loaded
  *       host the fastest is one no other task interrupted.
+ *   bench-workload tsc
+ *       Print "tsc T" (the time-stamp counter now) and "tsc_per_us R" (its
+ *       rate, measured against CLOCK_MONOTONIC_RAW over 20 ms). The TSC
+ *       keeps counting across a kexec (nothing resets the CPU) and under
+ *       -icount it counts the guest's instructions, so two readings on both
+ *       sides of a kexec time the kexec and the boot in guest time.
  *   bench-workload memwatch STOPFILE OUTFILE
  *       Sample MemFree from /proc/meminfo (nothing else: a reader of
  *       /proc/zoneinfo costs the single emulated CPU far more) every
@@ -297,6 +303,37 @@ static int memwatch(const char *stop, const char *out)
 	return fclose(f) ? 1 : 0;
 }
 
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t mono_raw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int tsc(void)
+{
+	struct timespec ts = { 0, 20 * 1000000L };
+	uint64_t c0, t0, c1, t1, now = rdtsc();
+
+	t0 = mono_raw_ns();
+	c0 = rdtsc();
+	nanosleep(&ts, NULL);
+	t1 = mono_raw_ns();
+	c1 = rdtsc();
+	printf("tsc %llu\ntsc_per_us %.6f\n", (unsigned long long)now,
+	       (double)(c1 - c0) * 1000.0 / (double)(t1 - t0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "run")) {
@@ -307,8 +344,10 @@ int main(int argc, char **argv)
 		return do_memcpy(atoi(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "calib"))
 		return calib();
+	if (argc == 2 && !strcmp(argv[1], "tsc"))
+		return tsc();
 	if (argc == 4 && !strcmp(argv[1], "memwatch"))
 		return memwatch(argv[2], argv[3]);
-	fprintf(stderr, "usage: bench-workload run DIR MIB thp|nothp | memcpy MIB | calib | memwatch STOP OUT\n");
+	fprintf(stderr, "usage: bench-workload run DIR MIB thp|nothp | memcpy MIB | calib | tsc | memwatch STOP OUT\n");
 	return 2;
 }

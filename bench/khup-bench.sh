@@ -25,7 +25,6 @@
 # probe, /run/criu.kdat); before every workload start and every restore,
 # quiesce (sync, drop caches, compact, then warm CRIU's files again).
 . "${KHUP_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/bench/lib.sh"
-VM_TIMEOUT=${BENCH_TIMEOUT:-$((1200 + BENCH_MIB * 6 * (BENCH_REPS + 1)))}
 
 
 

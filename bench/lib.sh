@@ -29,8 +29,8 @@
 # the guest on the kernel command line (khupbench.cfg=MIB:THP:REPS and
 # khupbench.disks=D,D), which init passes on to every kexec'd stage.
 # Every number goes to $OUT/bench.kv as "REP MODE KEY VALUE" (times in ns,
-# sizes in bytes). Timestamps that must span kexec come from files in $OUT:
-# their mtime is the host's clock (9p), the guest reads it with stat.
+# sizes in bytes). Spans within a boot are the guest's CLOCK_MONOTONIC;
+# kexec + boot is read from the TSC on both sides (put_handover).
 BENCH_MIB=${BENCH_MIB:-64}
 BENCH_THP=${BENCH_THP:-0}
 BENCH_REPS=${BENCH_REPS:-3}
@@ -67,6 +67,22 @@ host_ns() { stat -c %.9Y "$1" | tr -d .; }
 # put REP MODE KEY VALUE
 # (the mode prefixed with BENCH_PREFIX: the memcached run's rows are its own)
 put() { echo "$1 ${BENCH_PREFIX:-}$2 $3 $4" >>"$OUT/bench.kv"; }
+# put_handover REP MODE: kexec + boot, from the end of rep REP's dumps in
+# the old kernel to this stage's start, in guest time: the TSC readings on
+# both sides (bench-workload tsc; under -icount the TSC counts guest
+# instructions, and a kexec does not reset it). The host clock's span (the
+# 9p files' mtimes) is kept as handover_host_ns for reference only.
+put_handover() {
+	local t0 t1 rate
+	t0=$(awk '$1 == "tsc" { print $2 }' "$OUT/tsc.end.$1")
+	read -r t1 rate < <(awk '$1 == "tsc" { t = $2 } $1 == "tsc_per_us" { r = $2 } END { print t, r }' "$OUT/tsc.start.$STAGE")
+	if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$rate" ] && [ "$t1" -gt "$t0" ]; then
+		put "$1" "$2" handover_ns "$(awk -v a="$t0" -v b="$t1" -v r="$rate" 'BEGIN { printf "%.0f", (b - a) * 1000 / r }')"
+	else
+		check "the TSC counted across the kexec (${t0:-none} -> ${t1:-none})" false
+	fi
+	put "$1" "$2" handover_host_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$1")))
+}
 # sectors written to the virtio disk DEV (vda, vdb, ...) so far
 dev_written() { awk '{ print $7 }' "/sys/block/$1/stat"; }
 
@@ -303,7 +319,7 @@ dump_luo() {
 # restore_luo REP: the memfds retrieved in place, CRIU reads them by path
 restore_luo() {
 	local r=$1 wl=$MNT/luo-wl-$r img=/tmp/luo-img-$r t0 t1 t2 holder
-	put "$r" luo handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put_handover "$r" luo
 	quiesce
 	memwatch_start
 	work_snap /tmp/work
@@ -407,7 +423,7 @@ image_gone() { ! khup_images | awk '{ print $4 }' | grep -qxFf "$MNT/$2-name-$1"
 # restore_khup REP: the module already claimed the pages at insmod
 restore_khup() {
 	local r=$1 wl=$MNT/khup-wl-$1 img=$MNT/khup-img-$1 t0 t1 extra
-	put "$r" khup handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put_handover "$r" khup
 	put "$r" khup attach_ns "$MODULE_NS"
 	put "$r" khup module_restore_ns "$(nlstat restore_ns)"
 	put "$r" khup restored "$(nlstat restored)"
@@ -439,7 +455,7 @@ restore_khup() {
 restore_lazy() {
 	local r=$1 wl=$MNT/lazy-wl-$1 t0 t1 t2 left rc=0
 	IMG=$MNT/lazy-img-$r
-	put "$r" lazy handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put_handover "$r" lazy
 	put "$r" lazy attach_ns "$MODULE_NS"
 	quiesce
 	lazy_daemon_start "rep $r lazy: criu lazy-pages --kho takes the image's claim" lazy.log
@@ -480,7 +496,7 @@ restore_lazy() {
 restore_disk() {
 	local r=$1 m=$2 wl=$MNT/$2-wl-$1 img t0 t1 extra
 	img=$(disk_mnt "$m")/disk-img-$r
-	put "$r" "$m" handover_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$r")))
+	put_handover "$r" "$m"
 	put "$r" "$m" attach_ns "${MOUNT_NS[$m]}"
 	quiesce
 	memwatch_start
@@ -502,6 +518,7 @@ restore_disk() {
 
 bench_stage() {
 	local r m
+	"$BW" tsc >"$OUT/tsc.start.$STAGE"
 	stage_setup
 	if [ "$STAGE" = 1 ]; then
 		! declare -F bench_first_stage >/dev/null || bench_first_stage
@@ -530,6 +547,7 @@ bench_stage() {
 		done
 		sync
 		touch "$OUT/t.end.$r"
+		"$BW" tsc >"$OUT/tsc.end.$r"
 	fi
 	note "bench: stage $STAGE done"
 }
