@@ -20,10 +20,11 @@
 #            the next 64 keys (a batch never reads what the one before
 #            did: under lazy restore every batch faults its own pages)
 #   restore  from the restore's start (criu restore; for luo after the
-#            memfds' retrieval, its attach, as for the other restores): the first successful get (memccat of a known key,
-#            retried every 10 ms) and the end of the first batch whose
-#            rate is >= 90 % of the pre-dump rate (guest CLOCK_MONOTONIC
-#            through date +%s%N, within one boot)
+#            memfds' retrieval, its attach, as for the other restores):
+#            the first successful get (memccat of a known key, retried
+#            every 10 ms) and the end of the first batch whose rate is
+#            >= 90 % of the pre-dump rate (guest CLOCK_MONOTONIC through
+#            date +%s%N, within one boot)
 #   verify   memccat of the 64 sampled keys, compared with their files'
 #            checksums (memccat ends every value with a newline): all in
 #            one memccat, then one by one if that differs (to count them)
