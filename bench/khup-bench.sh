@@ -26,8 +26,6 @@
 # quiesce (sync, drop caches, compact, then warm CRIU's files again).
 . "${KHUP_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/bench/lib.sh"
 
-
-
 # bw_start DIR PIDBASE: start the workload; its pid is above PIDBASE
 bw_start() {
 	rm -rf "$1"
