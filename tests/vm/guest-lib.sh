@@ -62,6 +62,12 @@ khup_ko() {
 	echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"
 }
 
+# kt ARGS: the module tests' driver, tests/vm/progs/khup-test.c
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+
+# stat_of NAME: one of the module's counters (khup-nl stats)
+stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
+
 # memfree_settled_kb: free memory in kB once caches are dropped and memory
 # compacted, counting the pages on per-cpu free lists too, so that before /
 # after comparisons measure pages really held, not caches.

@@ -3,8 +3,6 @@
 VM_STAGES=2
 VM_TIMEOUT=1800
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
-stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 pages_of() { kt info "$1" | cut -d' ' -f4; }
 node=/sys/kernel/debug/kho/out/sub_fdts/khup
 fail_nth=/sys/module/khup/parameters/debug_fail_nth

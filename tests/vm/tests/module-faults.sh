@@ -3,7 +3,6 @@
 VM_KERNELS=7.2-debug
 VM_TIMEOUT=1800
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
 	local d=/sys/kernel/debug op before after

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# generic fault injection (fail-nth, failslab and fail_page_alloc) at module load after a kexec into the debug kernel: every load failed by an injected fault takes nothing over (no module, the incoming node unchanged); the next load restores every page intact
+VM_STAGES=2
+# Stage 1 on 7.2 (a quick boot and kexec), the sweep on 7.2-debug.
+VM_KERNELS="7.2 7.2-debug"
+VM_TIMEOUT=1800
+
+pages_of() { kt info "$1" | cut -d' ' -f4; }
+
+stage1() {
+	check "module loads" insmod "$(khup_ko)"
+	check "image pinned and sealed (handed over)" kt remote-pin remote "$OUT/remote.state"
+	pages_of remote >"$OUT/pages"
+}
+
+stage2() {
+	local d=/sys/kernel/debug before after pages restored
+	check "the khup node came over" test -e "$d/kho/in/sub_fdts/khup"
+	# As module-faults: sleeping allocations too, order 0 up, quietly.
+	check "failslab armed for sleeping allocations" bash -c "echo N >$d/failslab/ignore-gfp-wait && echo 0 >$d/failslab/verbose"
+	check "fail_page_alloc armed for sleeping order-0 allocations" bash -c "echo N >$d/fail_page_alloc/ignore-gfp-wait && echo 0 >$d/fail_page_alloc/min-order && echo 0 >$d/fail_page_alloc/verbose"
+	before=$(memfree_settled_kb)
+	# The backstop: khup's 7th fault point for one image of one task is
+	# restore-folio-table, the last before the point of no return (see
+	# module-faults-handover), so a load whose injected fault the kernel
+	# tolerated fails there instead of taking the node over.
+	check "every load failed by an injected fault took nothing over; then a load without faults succeeded" \
+		bash -c "'$KHUP_BUILD/progs/khup-load-faults' '$(khup_ko)' debug_fail_nth=7 >'$OUT/load-faults' 2>&1"
+	sed 's/^/#   /' "$OUT/load-faults"
+	pages=$(cat "$OUT/pages")
+	check_eq "every page held again" "$(stat_of held)" "$pages"
+	restored=$(stat_of restored)
+	check "the image reads back identical (checksums)" kt remote-check remote "$OUT/remote.state"
+	check "sealed again: the node published" test -e "$d/kho/out/sub_fdts/khup"
+	check "release" kt release remote
+	check_eq "the restored pages freed" "$(stat_of freed)" "$pages"
+	check "rmmod" rmmod khup
+	after=$(memfree_settled_kb)
+	note "MemFree (settled) before the loads ${before} kB, after releasing the image ${after} kB ($restored pages restored)"
+	check "the failed loads lost nothing: MemFree up by the restored pages (within 8 MiB)" \
+		test $((before + restored * 4 - after)) -lt 8192
+}
