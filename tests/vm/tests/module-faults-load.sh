@@ -14,7 +14,7 @@ stage1() {
 }
 
 stage2() {
-	local d=/sys/kernel/debug before after pages restored
+	local d=/sys/kernel/debug before pages restored
 	check "the khup node came over" test -e "$d/kho/in/sub_fdts/khup"
 	# As module-faults: sleeping allocations too, order 0 up, quietly.
 	check "failslab armed for sleeping allocations" bash -c "echo N >$d/failslab/ignore-gfp-wait && echo 0 >$d/failslab/verbose"
@@ -32,11 +32,5 @@ stage2() {
 	restored=$(stat_of restored)
 	check "the image reads back identical (checksums)" kt remote-check remote "$OUT/remote.state"
 	check "sealed again: the node published" test -e "$d/kho/out/sub_fdts/khup"
-	check "release" kt release remote
-	check_eq "the restored pages freed" "$(stat_of freed)" "$pages"
-	check "rmmod" rmmod khup
-	after=$(memfree_settled_kb)
-	note "MemFree (settled) before the loads ${before} kB, after releasing the image ${after} kB ($restored pages restored)"
-	check "the failed loads lost nothing: MemFree up by the restored pages (within 8 MiB)" \
-		test $((before + restored * 4 - after)) -lt 8192
+	release_restored remote "$pages" "$restored" "$before"
 }
