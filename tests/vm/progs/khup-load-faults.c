@@ -98,6 +98,7 @@ int main(int argc, char **argv)
 	size_t len, len2;
 	char *node, *again;
 	const char *log;
+	double start;
 
 	if (argc != 3)
 		die("usage: khup-load-faults KO BACKSTOP");
@@ -110,8 +111,12 @@ int main(int argc, char **argv)
 	if (access("/sys/module/khup", F_OK) == 0)
 		die("khup is loaded already");
 	node = read_node(&len);
+	start = now();
 
 	for (n = 1; n < 1000000; n++) {
+		/* The debug kernel under TCG is slow: show the pace. */
+		if (n % 50 == 0)
+			fprintf(stderr, "progress: load %d, %.0f s\n", n, now() - start);
 		lseek(kmsg, 0, SEEK_END);
 		fail_nth(n);
 		err = finit(ko, argv[2]);
@@ -151,8 +156,8 @@ int main(int argc, char **argv)
 		else
 			in_loader++;
 	}
-	printf("%d fault points before the backstop: %d loads failed by the fault (%d in the loader or khup_init before the restore, %d in the restore, logging '" NOTHING_TAKEN "'), %d faults tolerated and the load failed at the backstop\n",
-	       n - 1, failed, in_loader, in_restore, tolerated);
+	printf("%d fault points before the backstop, in %.0f s: %d loads failed by the fault (%d in the loader or khup_init before the restore, %d in the restore, logging '" NOTHING_TAKEN "'), %d faults tolerated and the load failed at the backstop\n",
+	       n - 1, now() - start, failed, in_loader, in_restore, tolerated);
 	printf("errors:");
 	for (int e = 1; e < 256; e++)
 		if (errs[e])
