@@ -65,6 +65,9 @@ khup_ko() {
 # kt ARGS: the module tests' driver, tests/vm/progs/khup-test.c
 kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
+# pages_of NAME: the pages image NAME holds (khup-test info)
+pages_of() { kt info "$1" | cut -d' ' -f4; }
+
 # stat_of NAME: one of the module's counters (khup-nl stats)
 stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 

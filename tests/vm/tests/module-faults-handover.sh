@@ -3,7 +3,6 @@
 VM_STAGES=2
 VM_TIMEOUT=1800
 
-pages_of() { kt info "$1" | cut -d' ' -f4; }
 node=/sys/kernel/debug/kho/out/sub_fdts/khup
 fail_nth=/sys/module/khup/parameters/debug_fail_nth
 
