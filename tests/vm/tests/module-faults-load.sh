@@ -5,7 +5,6 @@ VM_STAGES=2
 VM_KERNELS="7.2 7.2-debug"
 VM_TIMEOUT=1800
 
-
 stage1() {
 	check "module loads" insmod "$(khup_ko)"
 	check "image pinned and sealed (handed over)" kt remote-pin remote "$OUT/remote.state"
