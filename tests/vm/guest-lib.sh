@@ -62,6 +62,31 @@ khup_ko() {
 	echo "$KHUP_BUILD/modules/$(uname -r)/khup.ko"
 }
 
+# kt ARGS: the module tests' driver, tests/vm/progs/khup-test.c
+kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
+
+# pages_of NAME: the pages image NAME holds (khup-test info)
+pages_of() { kt info "$1" | cut -d' ' -f4; }
+
+# stat_of NAME: one of the module's counters (khup-nl stats)
+stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# release_restored NAME PAGES RESTORED BEFORE: after module loads that
+# failed and one that restored image NAME (PAGES pages; RESTORED pages in
+# whole folios) from the kexec, release it, unload khup and check that the
+# failed loads lost nothing: settled MemFree is BEFORE, measured before the
+# loads, plus the restored pages (within 8 MiB).
+release_restored() {
+	local after
+	check "release" kt release "$1"
+	check_eq "the restored pages freed" "$(stat_of freed)" "$2"
+	check "rmmod" rmmod khup
+	after=$(memfree_settled_kb)
+	note "MemFree (settled) before the loads $4 kB, after releasing the image ${after} kB ($3 pages restored)"
+	check "the failed loads lost nothing: MemFree up by the restored pages (within 8 MiB)" \
+		test $(($4 + $3 * 4 - after)) -lt 8192
+}
+
 # memfree_settled_kb: free memory in kB once caches are dropped and memory
 # compacted, counting the pages on per-cpu free lists too, so that before /
 # after comparisons measure pages really held, not caches.

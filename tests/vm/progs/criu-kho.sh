@@ -82,15 +82,20 @@ wl_join() {
 }
 
 # wl_verify DIR REPORT: every checksum in REPORT equals the one at set-up,
-# every thread is alive to glibc and every robust mutex held by its thread
+# the regions without PROT_READ kept their protection, every thread is
+# alive to glibc and every robust mutex held by its thread
 wl_verify() {
 	local r rc=0
-	for r in anon thp file shared memfd none; do
+	for r in anon thp file shared memfd none wronly; do
 		if [ "$(kv "$1/ready" "sum.$r")" != "$(kv "$2" "sum.$r")" ]; then
 			echo "region $r: checksum $(kv "$2" "sum.$r"), expected $(kv "$1/ready" "sum.$r")"
 			rc=1
 		fi
 	done
+	if [ "$(kv "$2" perms.none)" != ---p ] || [ "$(kv "$2" perms.wronly)" != -w-p ]; then
+		echo "protection: none $(kv "$2" perms.none) (expected ---p), wronly $(kv "$2" perms.wronly) (expected -w-p)"
+		rc=1
+	fi
 	if [ "$(kv "$2" threads_alive)" != "$(kv "$2" threads_expected)" ] || [ "$(kv "$2" mutexes_held)" != 4 ]; then
 		echo "threads alive $(kv "$2" threads_alive) of $(kv "$2" threads_expected), robust mutexes held $(kv "$2" mutexes_held) of 4"
 		rc=1

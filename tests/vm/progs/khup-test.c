@@ -1730,51 +1730,6 @@ static int lost_check(const char *name, uint64_t want)
 
 /* ---- fault injection (the debug kernel) ---- */
 
-/*
- * Arms /proc/thread-self/fail-nth: the @n-th fault-injectable call of this
- * thread (a slab or page allocation with failslab/fail_page_alloc set to
- * include sleeping allocations, a user copy) fails.
- */
-static int fail_nth_fd = -1;
-
-static void fail_nth(int n)
-{
-	char buf[16];
-
-	/* Opened once: opening it allocates, which must not take the fault. */
-	if (fail_nth_fd < 0)
-		fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-	if (fail_nth_fd < 0)
-		die("/proc/thread-self/fail-nth: %s (a kernel with CONFIG_FAULT_INJECTION?)",
-		    strerror(errno));
-	snprintf(buf, sizeof(buf), "%d", n);
-	if (pwrite(fail_nth_fd, buf, strlen(buf), 0) < 0)
-		die("fail-nth: %s", strerror(errno));
-}
-
-/*
- * True if the fault armed with fail_nth() was injected into the operation;
- * disarms it either way. Reading and writing the file copy to and from
- * user memory, which is itself a fault point: when the operation did not
- * reach the armed one, it may fire right here (EFAULT), which disarms it
- * too.
- */
-static int fail_nth_hit(void)
-{
-	char buf[16] = "";
-	int left;
-
-	if (pread(fail_nth_fd, buf, sizeof(buf) - 1, 0) < 0) {
-		if (errno != EFAULT)
-			die("fail-nth: %s", strerror(errno));
-		return 0;
-	}
-	left = atoi(buf);
-	if (pwrite(fail_nth_fd, "0", 1, 0) < 0 && errno != EFAULT)
-		die("fail-nth: %s", strerror(errno));
-	return left == 0;
-}
-
 static int node_published(void)
 {
 	return access("/sys/kernel/debug/kho/out/sub_fdts/khup", F_OK) == 0;

@@ -24,6 +24,12 @@
  *            overwritten with random data (dirty private file pages);
  *   none     16 KiB private anonymous, random, then PROT_NONE (data that
  *            neither the task nor a plain read can see);
+ *   wronly   16 KiB private anonymous, random, then PROT_WRITE only (no
+ *            VM_READ: GUP without FOLL_FORCE refuses it as for PROT_NONE);
+ *            both are made readable only while their checksum is taken,
+ *            and each report also checks that /proc/self/maps shows them
+ *            as "---p" and "-w-p" (a restore must bring the protection
+ *            back, not just the data);
  *   threads  4 threads, each holding its own robust mutex and incrementing
  *            its own counter, and a fifth one waiting in FUTEX_WAIT;
  *            glibc keeps each thread's tid where the kernel zeroes it at
@@ -31,10 +37,11 @@
  *            thread that exits is marked owner-dead by the kernel.
  * It then writes DIR/ready ("key value" lines: pid, child, sum.REGION) and
  * waits for signals. SIGUSR1: recompute every checksum, look at the child,
- * the counters and the threads, and write DIR/report (same sums, counters,
- * threads alive, mutexes held, "ok 1" if all sums match the ones taken at
- * set-up, every thread is alive to glibc and every mutex is still held by
- * its thread). SIGUSR2: wake the futex waiter, join it (at most 10 s), then
+ * the counters and the threads, and write DIR/report (same sums, perms.none
+ * and perms.wronly, counters, threads alive, mutexes held, "ok 1" if all
+ * sums match the ones taken at set-up, both unreadable regions kept their
+ * protection, every thread is alive to glibc and every mutex is still held
+ * by its thread). SIGUSR2: wake the futex waiter, join it (at most 10 s), then
  * report as for SIGUSR1 ("joined 1" if the join returned after the waiter
  * woke). SIGHUP: write DIR/pong (pid, the counters, the time) without
  * touching the big regions: an answer that a lazily restored workload can
@@ -70,11 +77,20 @@
 #define MEMFD_SIZE	(4 * MiB)
 #define THP_MIB		16	/* default size of the THP range */
 #define FILE_SIZE	(4 * MiB)
-#define NONE_SIZE	(16 * 1024)
+#define NONE_SIZE	(16 * 1024)	/* each of R_NONE and R_WONLY */
 #define NR_THREADS	4
 
-enum { R_ANON, R_THP, R_FILE, R_SHARED, R_MEMFD, R_NONE, NR_REGIONS };
-static const char *const rname[NR_REGIONS] = { "anon", "thp", "file", "shared", "memfd", "none" };
+enum { R_ANON, R_THP, R_FILE, R_SHARED, R_MEMFD, R_NONE, R_WONLY, NR_REGIONS };
+static const char *const rname[NR_REGIONS] = { "anon", "thp", "file", "shared", "memfd", "none", "wronly" };
+
+/* The regions kept without PROT_READ: their protection, as maps shows it */
+static const struct {
+	int prot;
+	const char *perms;
+} unreadable[NR_REGIONS] = {
+	[R_NONE] = { PROT_NONE, "---p" },
+	[R_WONLY] = { PROT_WRITE, "-w-p" },
+};
 
 struct region {
 	unsigned char *p;
@@ -117,7 +133,7 @@ static void die(const char *what)
 
 /*
  * The shared region's checksum leaves out the child's counter page; the
- * PROT_NONE one is made readable just for the checksum.
+ * unreadable ones are made readable just for the checksum.
  */
 static uint64_t region_sum(int r)
 {
@@ -125,14 +141,37 @@ static uint64_t region_sum(int r)
 
 	if (r == R_SHARED)
 		return checksum(reg[r].p + 4096, reg[r].len - 4096);
-	if (r != R_NONE)
+	if (!unreadable[r].perms)
 		return checksum(reg[r].p, reg[r].len);
 	if (mprotect(reg[r].p, reg[r].len, PROT_READ))
 		die("mprotect");
 	s = checksum(reg[r].p, reg[r].len);
-	if (mprotect(reg[r].p, reg[r].len, PROT_NONE))
+	if (mprotect(reg[r].p, reg[r].len, unreadable[r].prot))
 		die("mprotect");
 	return s;
+}
+
+/*
+ * The permissions /proc/self/maps shows for the mapping holding region r's
+ * first byte ("?" if none does), into perms[5].
+ */
+static void region_perms(int r, char *perms)
+{
+	uintptr_t a = (uintptr_t)reg[r].p;
+	unsigned long start, end;
+	char line[4096], p[5];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	strcpy(perms, "?");
+	if (!f)
+		die("/proc/self/maps");
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %4s", &start, &end, p) == 3 && start <= a && a < end) {
+			memcpy(perms, p, 5);
+			break;
+		}
+	}
+	fclose(f);
 }
 
 /*
@@ -299,6 +338,16 @@ static void report(void)
 			ok = 0;
 		n += snprintf(buf + n, sizeof(buf) - n, "sum.%s %016llx\n", rname[r], (unsigned long long)s);
 	}
+	for (int r = 0; r < NR_REGIONS; r++) {
+		char perms[5];
+
+		if (!unreadable[r].perms)
+			continue;
+		region_perms(r, perms);
+		if (strcmp(perms, unreadable[r].perms))
+			ok = 0;
+		n += snprintf(buf + n, sizeof(buf) - n, "perms.%s %s\n", rname[r], perms);
+	}
 	for (int i = 0; i < NR_THREADS; i++)
 		n += snprintf(buf + n, sizeof(buf) - n, "thread%d %llu\n", i, (unsigned long long)counters[i]);
 	n += thread_state(buf + n, sizeof(buf) - n, &ok);
@@ -408,11 +457,13 @@ static int run(int mib, int thp_mib)
 	for (size_t off = 0; off < FILE_SIZE; off += 2 * 4096)
 		fill(reg[R_FILE].p + off, 4096);
 
-	reg[R_NONE].len = NONE_SIZE;
-	reg[R_NONE].p = map(NONE_SIZE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-	fill(reg[R_NONE].p, NONE_SIZE);
-	if (mprotect(reg[R_NONE].p, NONE_SIZE, PROT_NONE))
-		die("mprotect");
+	for (int r = R_NONE; r <= R_WONLY; r++) {
+		reg[r].len = NONE_SIZE;
+		reg[r].p = map(NONE_SIZE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		fill(reg[r].p, NONE_SIZE);
+		if (mprotect(reg[r].p, NONE_SIZE, unreadable[r].prot))
+			die("mprotect");
+	}
 
 	for (int r = 0; r < NR_REGIONS; r++)
 		reg[r].sum = region_sum(r);
@@ -423,7 +474,7 @@ static int run(int mib, int thp_mib)
 	for (int r = 0; r < NR_REGIONS; r++)
 		n += snprintf(buf + n, sizeof(buf) - n, "sum.%s %016llx\n", rname[r], (unsigned long long)reg[r].sum);
 	n += snprintf(buf + n, sizeof(buf) - n, "pages %zu\n",
-		      (reg[R_ANON].len + reg[R_THP].len + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE + NONE_SIZE) / 4096);
+		      (reg[R_ANON].len + reg[R_THP].len + FILE_SIZE / 2 + SHARED_SIZE + MEMFD_SIZE + 2 * NONE_SIZE) / 4096);
 	write_file("ready", buf);
 
 	for (;;) {

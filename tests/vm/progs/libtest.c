@@ -186,3 +186,38 @@ void nl_stats_cb(struct nlattr *a, void *ctx)
 	if (a->nla_type <= KHUP_A_MAX && a->nla_len == NLA_HDRLEN + 8)
 		memcpy(&v[a->nla_type], (char *)a + NLA_HDRLEN, 8);
 }
+
+/* fail-nth: see libtest.h. */
+static int fail_nth_fd = -1;
+
+void fail_nth(int n)
+{
+	char buf[16];
+
+	/* Opened once: opening it allocates, which must not take the fault. */
+	if (fail_nth_fd < 0)
+		fail_nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fail_nth_fd < 0)
+		die("/proc/thread-self/fail-nth: %s (a kernel with CONFIG_FAULT_INJECTION?)",
+		    strerror(errno));
+	snprintf(buf, sizeof(buf), "%d", n);
+	if (pwrite(fail_nth_fd, buf, strlen(buf), 0) < 0)
+		die("fail-nth: %s", strerror(errno));
+}
+
+/* A read left at EFAULT: the operation did not reach the armed fault. */
+int fail_nth_hit(void)
+{
+	char buf[16] = "";
+	int left;
+
+	if (pread(fail_nth_fd, buf, sizeof(buf) - 1, 0) < 0) {
+		if (errno != EFAULT)
+			die("fail-nth: %s", strerror(errno));
+		return 0;
+	}
+	left = atoi(buf);
+	if (pwrite(fail_nth_fd, "0", 1, 0) < 0 && errno != EFAULT)
+		die("fail-nth: %s", strerror(errno));
+	return left == 0;
+}

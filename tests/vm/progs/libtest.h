@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * libtest: what the VM tests' C programs (khup-test, khup-safety,
- * khup-stress, khup-fuzz) share: messages and failures, /dev/khup calls,
- * generic netlink requests to the khup family, hashing and time. Linked
+ * khup-stress, khup-fuzz, khup-load-faults) share: messages and failures,
+ * /dev/khup calls, generic netlink requests to the khup family, hashing,
+ * time and fail-nth fault injection. Linked
  * into every program of tests/vm/progs and tests/fuzz (progs Makefile).
  */
 #ifndef KHUP_TEST_LIBTEST_H
@@ -48,6 +49,19 @@ uint64_t image_id(const char *name);
 int open_pages(uint64_t id, pid_t pid, uint64_t *pages);
 /* Pins @n iovecs of @pid (0: the caller): 0 or -errno; *@pages if set. */
 int pin(uint64_t id, pid_t pid, struct iovec *iov, int n, uint64_t *pages);
+
+/*
+ * Fault injection on a kernel with CONFIG_FAULT_INJECTION (the debug
+ * kernel). fail_nth(n) arms /proc/thread-self/fail-nth: the @n-th
+ * fault-injectable call of this thread (a slab or page allocation, with
+ * failslab/fail_page_alloc set to include sleeping allocations, or a user
+ * copy) fails. fail_nth_hit() is true if that fault was injected, and
+ * disarms it either way: reading and writing the file copy to and from
+ * user memory, itself a fault point, so when the operation did not reach
+ * the armed one it may fire right there (EFAULT), which disarms it too.
+ */
+void fail_nth(int n);
+int fail_nth_hit(void);
 
 /* A generic netlink request with room for attributes. */
 struct nlreq {

@@ -5,7 +5,6 @@ VM_TIMEOUT=900
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
 [ -z "${KHUP_TOP:-}" ] || . "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 # tamper_release IMG: change the kernel release recorded in khup.img, with a
 # valid CRC, so that only the comparison with /dev/khup can catch it

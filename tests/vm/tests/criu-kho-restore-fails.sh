@@ -6,7 +6,6 @@ VM_TIMEOUT=1200
 # (the host reads this file for its VM_* settings, without KHUP_TOP)
 [ -z "${KHUP_TOP:-}" ] || . "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 # image_col N: column N of the only /dev/khup image (see khup_images)
 image_col() { khup_images | awk -v n="$1" '{ print $n }'; }

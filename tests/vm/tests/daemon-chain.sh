@@ -3,7 +3,6 @@
 VM_STAGES=3
 VM_TIMEOUT=900
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 KHUPD=$KHUP_BUILD/daemon/khupd
 # start_khupd LOG: khupd in the background with a long TTL; sets $KHUPD_PID

@@ -3,7 +3,6 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 KHUPD=$KHUP_BUILD/daemon/khupd
 

@@ -4,7 +4,6 @@ VM_KEXEC=yes
 VM_CMDLINE="reserve_mem=12M:4096:trace trace_instance=khup@trace"
 VM_TIMEOUT=600
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
 
 # tree_checks DIR: the printed KHO tree (kho/DIR) against the module's counts

@@ -2,7 +2,6 @@
 # /dev/khup rejects bad input with its documented errno and leaks nothing
 VM_TIMEOUT=300
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 
 # Each case runs in a fresh module instance so images from one case cannot

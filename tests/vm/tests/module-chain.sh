@@ -3,7 +3,6 @@
 VM_STAGES=3
 VM_TIMEOUT=900
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
 	check "module loads" insmod "$(khup_ko)"

@@ -3,7 +3,6 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 T=/sys/kernel/tracing
 # traced NAME FIELDS: a khup:NAME event with FIELDS (a regex) in the trace
 traced() { grep -qE " $1: $2" "$T/trace"; }

@@ -2,7 +2,6 @@
 # khup generic netlink family (dump, get, stats, admin-only release, events) and khup:* tracepoints
 VM_TIMEOUT=300
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 nl() { "$KHUP_BUILD/progs/khup-nl" "$@"; }
 
 stage1() {

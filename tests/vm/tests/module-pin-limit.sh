@@ -3,7 +3,6 @@
 VM_TIMEOUT=300
 
 ks() { "$KHUP_BUILD/progs/khup-safety" "$@" "$KHUP_BUILD/progs/khup-nl"; }
-stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 
 stage1() {
 	check "module loads" insmod "$(khup_ko)"

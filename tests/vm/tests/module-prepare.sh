@@ -5,7 +5,6 @@ VM_TIMEOUT=600
 [ -z "${KHUP_TOP:-}" ] || . "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
 
 kc() { "$KHUP_BUILD/tools/khupctl" "$@"; }
-stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 # sum_of JSON KEY: the sum of KEY over the tasks of a khupctl prepare --json
 sum_of() { jq "[.tasks[].$2] | add" "$1"; }
 

@@ -2,7 +2,6 @@
 # khup never hands over a page inside KHO scratch, even when the pinned range was allocated in it (CMA)
 VM_TIMEOUT=300
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
 	check "module loads" insmod "$KHUP_BUILD/modules/$(uname -r)/khup.ko"

@@ -3,7 +3,6 @@
 VM_KEXEC=yes
 VM_TIMEOUT=600
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
 	local load

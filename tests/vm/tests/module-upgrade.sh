@@ -4,7 +4,6 @@ VM_STAGES=3
 VM_KERNELS="7.2 7.3 7.2"
 VM_TIMEOUT=900
 
-kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 
 stage1() {
 	uname -r >"$OUT/release1"
