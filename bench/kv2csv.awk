@@ -43,6 +43,12 @@ END {
 		r = kk[1]; m = kk[2]
 		if (r == 0 && m != "calib")
 			continue
+		# a repetition that did not finish (its VM stopped between a
+		# mode's dump and its restore, or the dump itself failed: then
+		# the stage stops before the kexec) leaves a dump without a
+		# restore: no row, so that medians only count complete ones
+		if (r != 0 && m != "memcpy" && get(r, m, "restore_ns") == "" && get(r, m, "dump_ns") != "")
+			continue
 		delete o
 		o["size_mib"] = size; o["thp"] = thp; o["mode"] = m; o["rep"] = r
 		o["pages"] = get(r, m, "pages")
