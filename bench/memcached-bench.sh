@@ -152,7 +152,11 @@ app_answer() {
 			return
 		fi
 	done
-	fail "rep $r $m: load back to 90 % of its pre-dump rate" "200 batches below $pre B/s, the last $rate"
+	# a rate that does not come back is a result, not a failure of the
+	# run: no tput90, the last batch's rate, and the batches it took
+	put "$r" "$m" tput_after_b_s "$rate"
+	put "$r" "$m" tput_batches 200
+	pass "rep $r $m: 200 load batches after the restore, none at 90 % of the pre-dump $pre B/s (the last $rate)"
 }
 
 # app_verify DIR REP MODE: the sampled values are the files' contents
