@@ -68,7 +68,8 @@ static const char *new_log(int kmsg)
 		char *msg;
 
 		n = read(kmsg, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)	/* overwritten: skip */
+		/* EPIPE: records were overwritten before this read; read on */
+		if (n < 0 && errno == EPIPE)
 			continue;
 		if (n <= 0)
 			break;
