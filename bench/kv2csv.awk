@@ -4,7 +4,8 @@
 # one per (mode, rep), times in ms. Variables: size (MiB), thp (0/1).
 # Usage: awk -v size=N -v thp=T -f kv2csv.awk bench.kv
 # Repetition 0 holds what is per run, not per repetition: mode "calib"
-# (bench/run's calibration: host_ns_per_page, vm_ns_per_page, f, and this
+# (bench/run's calibration: host_ns_per_page, vm_ns_per_page, f, host_load
+# (the host's load average then, or "given" for --host-calib), and this
 # VM's own guest_ns_per_page) becomes one row of its own; the throttle_*
 # keys of a disk-D mode go into each of its rows. The memcached run's modes
 # are memcached-MODE (bench/memcached-bench.sh: first get, throughput back
@@ -19,7 +20,7 @@ BEGIN {
 		"dump_pgalloc,dump_pgfault,dump_pgmigrate,dump_sectors_written," \
 		"restore_pgalloc,restore_pgfault,restore_pgmigrate,restore_compact_stall,restore_thp_alloc,restore_sectors_read," \
 		"first_answer_ms,fill_ms,fill_mib_s,left_at_answer," \
-		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f," \
+		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f,calib_host_load," \
 		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write," \
 		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified", col, ",")
 }
@@ -122,6 +123,7 @@ END {
 		o["calib_vm_ns_per_page"] = get(r, m, "vm_ns_per_page")
 		o["calib_guest_ns_per_page"] = get(r, m, "guest_ns_per_page")
 		o["calib_f"] = get(r, m, "f")
+		o["calib_host_load"] = get(r, m, "host_load")
 		o["throttle_bps_read"] = get(0, m, "throttle_bps_read")
 		o["throttle_bps_write"] = get(0, m, "throttle_bps_write")
 		o["throttle_iops_read"] = get(0, m, "throttle_iops_read")
