@@ -10,6 +10,10 @@ stage1() {
 	local shard i n
 	shard=$(arg khup.zdtm_shard)
 	i=${shard%/*} n=${shard#*/}
+	if ! [[ "$shard" =~ ^[1-9][0-9]*/[1-9][0-9]*$ ]] || [ "$i" -gt "$n" ]; then
+		fail "shard" "ZDTM_SHARD takes I/N with 1 <= I <= N, not '$shard'"
+		return
+	fi
 	zdtm_setup
 	# Shard I of N: every Nth test of the list from the Ith, so that the
 	# slow and the quick tests of one family spread over the shards.
