@@ -64,8 +64,8 @@ stage2() {
 	# the image's
 	rss=$(awk '/^Rss(Anon|File|Shmem):/ { s += $2 } END { print s + 0 }' "/proc/$pid/status")
 	note "MemFree with image held ${held} kB, after TTL release ${freed} kB, image $((pages * 4)) kB, module load $(cat "$OUT/load_cost") kB, khupd resident ${rss} kB"
-	check "MemFree back within 2 MiB (image returned, after the module's own load cost and khupd's memory)" \
-		test $((freed - held)) -ge $((pages * 4 - 2048 - $(cat "$OUT/load_cost") - rss))
+	check "MemFree back within $(($(memfree_slack_kb) / 1024)) MiB (image returned, after the module's own load cost and khupd's memory)" \
+		test $((freed - held)) -ge $((pages * 4 - $(memfree_slack_kb) - $(cat "$OUT/load_cost") - rss))
 	kill -TERM "$pid"
 	rc=0
 	wait "$pid" || rc=$?

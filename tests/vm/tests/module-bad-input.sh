@@ -36,5 +36,5 @@ stage1() {
 
 	after=$(memfree_settled_kb)
 	note "free memory before ${before} kB, after ${after} kB"
-	check "no memory leaked (within 2 MiB)" test $((before - after)) -le 2048
+	check "no memory leaked (within $(($(memfree_slack_kb) / 1024)) MiB)" test $((before - after)) -le "$(memfree_slack_kb)"
 }
