@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Extent table encoding and validation, see format.h.
+ * Extent table and block list encoding and validation, see format.h.
  *
  * Explicit byte-wise little-endian accessors: the next kernel may be a
  * different version (or, in principle, build) and must read exactly these
  * bytes. Nothing from a table is used before khup_tbl_decode() has checked
- * magic, version, every size, the extents' sanity and both CRCs.
+ * magic, version, every size, the extents' sanity and both CRCs; nothing
+ * from a block list before khup_blocks_decode() has.
  */
 #ifdef __KERNEL__
 #include <linux/crc32.h>
@@ -18,6 +19,7 @@
 
 #define KHUP_TABLE_MAGIC_LE	0x5855484bU	/* "KHUX" */
 #define KHUP_TABLE_VERSION_1	1
+#define KHUP_BLOCKS_MAGIC_LE	0x4255484bU	/* "KHUB" */
 
 #define T_MAGIC		0
 #define T_VERSION	4
@@ -111,7 +113,7 @@ void khup_tbl_encode(void *buf, u32 pid, u32 page_shift,
 		     const u8 *present)
 {
 	u8 *b = buf;
-	u64 size, map_off, i;
+	u64 size = 0, map_off, i;
 
 	khup_tbl_size(nr_extents, nr_pages, &size);
 	map_off = KHUP_TBL_HDR_SIZE + nr_extents * KHUP_TBL_EXT_SIZE;
@@ -263,4 +265,102 @@ int khup_tbl_decode(const void *buf, u64 size, u32 page_shift,
 {
 	*why = tbl_problem(buf, size, page_shift, info);
 	return *why ? -EINVAL : 0;
+}
+
+/* ---- block list ---- */
+
+#define B_MAGIC	0
+#define B_CRC	4
+#define B_NR	8
+
+int khup_blocks_size(u64 nr, u64 *size)
+{
+	if (nr > (U64_MAX - KHUP_BLOCKS_HDR_SIZE) / KHUP_BLOCK_SIZE)
+		return -EOVERFLOW;
+	*size = KHUP_BLOCKS_HDR_SIZE + nr * KHUP_BLOCK_SIZE;
+	return 0;
+}
+
+void khup_blocks_put(void *buf, u64 i, u64 pfn, u32 order)
+{
+	put_le((u8 *)buf + KHUP_BLOCKS_HDR_SIZE + i * KHUP_BLOCK_SIZE,
+	       pfn << KHUP_BLOCK_ORDER_BITS | order, 8);
+}
+
+void khup_blocks_get(const void *buf, u64 i, u64 *pfn, u32 *order)
+{
+	u64 v = get_le((const u8 *)buf + KHUP_BLOCKS_HDR_SIZE +
+		       i * KHUP_BLOCK_SIZE, 8);
+
+	*pfn = v >> KHUP_BLOCK_ORDER_BITS;
+	*order = v & ((1U << KHUP_BLOCK_ORDER_BITS) - 1);
+}
+
+void khup_blocks_finish(void *buf, u64 nr)
+{
+	u8 *b = buf;
+
+	put_le(b + B_MAGIC, KHUP_BLOCKS_MAGIC_LE, 4);
+	put_le(b + B_NR, nr, 8);
+	put_le(b + B_CRC, khup_crc32(0, b + KHUP_BLOCKS_HDR_SIZE,
+				     nr * KHUP_BLOCK_SIZE), 4);
+}
+
+static const char *blocks_problem(const void *buf, u64 size, u32 max_order,
+				  u64 *nr)
+{
+	const u8 *b = buf;
+	u64 i, need, pfn, end = 0;
+	u32 order;
+
+	if (size < KHUP_BLOCKS_HDR_SIZE)
+		return "block list smaller than its header";
+	if (get_le(b + B_MAGIC, 4) != KHUP_BLOCKS_MAGIC_LE)
+		return "bad block list magic";
+	*nr = get_le(b + B_NR, 8);
+	if (khup_blocks_size(*nr, &need) || need > size)
+		return "block count does not fit the list";
+	if (get_le(b + B_CRC, 4) !=
+	    khup_crc32(0, b + KHUP_BLOCKS_HDR_SIZE, *nr * KHUP_BLOCK_SIZE))
+		return "block list checksum mismatch";
+	for (i = 0; i < *nr; i++) {
+		khup_blocks_get(b, i, &pfn, &order);
+		if (!order || order > max_order)
+			return "block order out of range";
+		if (pfn & ((1ULL << order) - 1))
+			return "block not aligned to its order";
+		if (!pfn)
+			return "block at pfn 0";
+		if (pfn < end)
+			return "blocks not in increasing pfn order";
+		end = pfn + (1ULL << order);
+	}
+	return NULL;
+}
+
+/*
+ * Validates a block list of at most @size bytes written by a previous
+ * kernel: magic, count, CRC, then every entry's order (1..@max_order),
+ * alignment, and order in the list. On error *@why names what is wrong.
+ */
+int khup_blocks_decode(const void *buf, u64 size, u32 max_order, u64 *nr,
+		       const char **why)
+{
+	*why = blocks_problem(buf, size, max_order, nr);
+	return *why ? -EINVAL : 0;
+}
+
+/*
+ * The order of the largest block, at most @max_order, that starts at @pfn
+ * (aligned to it) and ends at or before @end (> @pfn): a run [pfn, end)
+ * is cut into blocks as kho_preserve_pages() cuts it, NUMA aside.
+ */
+u32 khup_block_order(u64 pfn, u64 end, u32 max_order)
+{
+	u32 order = 0;
+
+	while (order < max_order && !(pfn & (1ULL << order)) &&
+	       end - pfn >= 2ULL << order)
+		order++;
+	return order;
 }

@@ -12,6 +12,20 @@
  *  64  extents: le64 va, le64 pfn, le32 nr, u8 order, u8 flags, le16 0
  *      bitmap: bit i (byte i / 8, bit i % 8) set = page i still held
  *
+ * Block list: the runs of sealed order-0 folios the module preserved with
+ * KHO as aligned higher-order blocks at the kexec (blocks.c), so that the
+ * next kernel restores a block with one kho_restore_pages() instead of a
+ * kho_restore_folio() per page (and its boot reserves it in one memblock
+ * call instead of one per page). In preserved vmalloc pages named by the
+ * node's "khup,blocks" descriptor:
+ *
+ *   0  le32 magic ("KHUB")             4 le32 crc (of the entries)
+ *   8  le64 nr
+ *  16  nr entries, le64 each: pfn << KHUP_BLOCK_ORDER_BITS | order
+ *
+ * in increasing pfn order, never overlapping, each block aligned to its
+ * order.
+ *
  * Like fdt.c this compiles in the kernel and in the host unit tests.
  */
 #ifndef KHUP_FORMAT_H
@@ -24,6 +38,9 @@
 #define KHUP_TBL_EXT_SIZE	24
 #define KHUP_TBL_MAX_ORDER	20
 #define KHUP_EXT_F_ZERO		0x01	/* == KHUP_EXTENT_ZERO */
+#define KHUP_BLOCKS_HDR_SIZE	16
+#define KHUP_BLOCK_SIZE		8
+#define KHUP_BLOCK_ORDER_BITS	6
 
 /* In-memory extent; @first is the page index of the extent's first page. */
 struct khup_ext {
@@ -55,6 +72,16 @@ void khup_tbl_get_ext(const void *buf, u64 i, struct khup_ext *e);
 const u8 *khup_tbl_bitmap(const void *buf);
 void khup_tbl_clear_page(void *buf, u64 page);
 void khup_tbl_update_bitmap_crc(void *buf);
+
+/* Bytes of a block list of @nr blocks; -EOVERFLOW if they do not fit. */
+int khup_blocks_size(u64 nr, u64 *size);
+void khup_blocks_put(void *buf, u64 i, u64 pfn, u32 order);
+void khup_blocks_get(const void *buf, u64 i, u64 *pfn, u32 *order);
+/* Writes the header of a list whose entries [0, @nr) are written. */
+void khup_blocks_finish(void *buf, u64 nr);
+int khup_blocks_decode(const void *buf, u64 size, u32 max_order, u64 *nr,
+		       const char **why);
+u32 khup_block_order(u64 pfn, u64 end, u32 max_order);
 
 static inline bool khup_bit_test(const u8 *map, u64 i)
 {

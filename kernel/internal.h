@@ -176,6 +176,8 @@ int khup_folio_seal(struct folio *folio, u32 nr);
 u32 khup_folio_seal_small(unsigned long pfn, const u8 *map, u64 first,
 			  u32 nr, u64 *sealed, int *err);
 void khup_folio_unseal(struct folio *folio, u32 nr);
+u64 khup_folio_sealed_runs(u64 (*fn)(unsigned long pfn, unsigned long end,
+				     void *arg), void *arg);
 u64 khup_image_pages(const struct khup_image *img);
 u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);
@@ -243,10 +245,22 @@ long khup_ioctl_restore_self(struct khup_restore_self *arg);
 int khup_seal(struct khup_image *img);
 void khup_unseal(struct khup_image *img);
 int khup_publish(void);
-void khup_publish_next_id(void);
+void khup_freeze_node(bool kexec);
 int khup_restore_all(void);
 void khup_kho_exit(void);
 void khup_free_table(struct khup_task *t);
+const void *khup_in_mem(phys_addr_t phys, u64 size);
+int khup_kv_copy(const struct kho_vmalloc *kv, void *dst, u64 size);
+int khup_kv_free(const struct kho_vmalloc *kv);
+
+/* blocks.c */
+extern bool khup_blocks_enabled;
+void khup_blocks_freeze(struct kho_vmalloc *kv);
+int khup_blocks_in_prepare(const void *fdt, int root);
+void khup_blocks_in_undo(void);
+void khup_blocks_in_restore(void);
+struct folio *khup_blocks_in_take(unsigned long head, u32 order, bool *ours);
+void khup_blocks_in_finish(void);
 
 /* netlink.c */
 int khup_netlink_init(void);

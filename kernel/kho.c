@@ -20,11 +20,12 @@
 #include "trace.h"
 
 /*
- * Replaces "khup-v1" in the incoming node once it has been taken over; the
- * same length, so the blob stays a valid FDT.
+ * Replaces the compatible of the incoming node once it has been taken
+ * over; the same length, so the blob stays a valid FDT.
  */
 #define KHUP_CLAIMED	"claimed"
 static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE));
+static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE_V2));
 static_assert(sizeof(KHUP_CLAIMED) == sizeof(KHUP_COMPATIBLE_V1));
 
 /* The FDT currently registered with kho_add_subtree(), or NULL. */
@@ -36,8 +37,10 @@ static u8 *khup_in_next_id;
 /* Where its "khup,crc" value is, and its size, to refresh the CRC. */
 static u8 *khup_blob_crc;
 static u32 khup_blob_size;
+/* Where its "khup,blocks" descriptor is, filled in at the kexec. */
+static u8 *khup_blob_blocks;
 /* Offsets of those in the FDT khup_write_fdt() wrote last. */
-static u32 khup_next_id_off, khup_crc_off;
+static u32 khup_next_id_off, khup_crc_off, khup_blocks_off;
 
 /*
  * Image ids are never handed out twice, across kexecs and reloads: the
@@ -94,12 +97,16 @@ static u32 khup_get_be32(const u8 *p)
 }
 
 /*
- * At the kexec (the reboot notifier, khup_lock held): images created
- * since the node was last published took ids too. A node that no longer
- * matches its checksum is left as it is: a new checksum would bless it.
+ * At the kexec (the reboot notifier, khup_lock held, khup frozen): images
+ * created since the node was last published took ids too, and on a
+ * restart or kexec (@kexec) the runs of sealed pages are handed over as
+ * blocks (blocks.c). A node that no longer matches its checksum is left
+ * as it is: a new checksum would bless it.
  */
-void khup_publish_next_id(void)
+void khup_freeze_node(bool kexec)
 {
+	struct kho_vmalloc kv;
+
 	lockdep_assert_held(&khup_lock);
 	if (!khup_blob_next_id)
 		return;
@@ -109,6 +116,10 @@ void khup_publish_next_id(void)
 		return;
 	}
 	khup_put_next_id(khup_blob_next_id);
+	if (kexec && khup_blocks_enabled) {
+		khup_blocks_freeze(&kv);
+		memcpy(khup_blob_blocks, &kv, sizeof(kv));
+	}
 	khup_put_be32(khup_blob_crc,
 		      khup_node_crc(khup_blob, khup_blob_size, khup_blob_crc));
 }
@@ -339,6 +350,10 @@ static void khup_write_fdt(struct khup_fdtw *w)
 	khup_next_id_off = w->off - sizeof(u64);
 	khup_fdtw_prop_u32(w, "khup,crc", 0);
 	khup_crc_off = w->off - sizeof(u32);
+	/* No blocks until the kexec fills it in (khup_freeze_node()). */
+	khup_fdtw_prop(w, "khup,blocks", &(struct kho_vmalloc){ },
+		       sizeof(struct kho_vmalloc));
+	khup_blocks_off = w->off - ALIGN(sizeof(struct kho_vmalloc), 4);
 	list_for_each_entry(img, &khup_images, node) {
 		if (!img->sealed)
 			continue;
@@ -379,6 +394,7 @@ static void khup_withdraw_blob(void)
 	khup_blob = NULL;
 	khup_blob_next_id = NULL;
 	khup_blob_crc = NULL;
+	khup_blob_blocks = NULL;
 }
 
 /*
@@ -452,6 +468,7 @@ int khup_publish(void)
 	khup_blob = buf;
 	khup_blob_next_id = (u8 *)buf + khup_next_id_off;
 	khup_blob_crc = (u8 *)buf + khup_crc_off;
+	khup_blob_blocks = (u8 *)buf + khup_blocks_off;
 	khup_blob_size = size;
 	return 0;
 
@@ -523,18 +540,27 @@ static bool khup_claim_folio(struct khup_task *t, const struct khup_ext *e,
 	unsigned long head = pfn & ~((1UL << e->order) - 1);
 	struct khup_folio kf;
 	struct folio *folio;
+	bool in_block;
 
 	if (khup_folio_load(head, &kf)) {
 		folio = pfn_folio(head);
 	} else {
-		/* The table takes over the reference kho_restore_folio() gives. */
-		folio = kho_restore_folio(PFN_PHYS(head));
+		/*
+		 * The table takes over the reference the block's restore or
+		 * kho_restore_folio() gives.
+		 */
+		folio = khup_blocks_in_take(head, e->order, &in_block);
+		if (!in_block) {
+			folio = kho_restore_folio(PFN_PHYS(head));
+			if (folio)
+				atomic64_add(folio_nr_pages(folio),
+					     &khup_stats.restored);
+		}
 		if (!folio)
 			return false;
 		if (folio_order(folio) != e->order)
 			pr_warn("task %d: a folio has order %u, its table says %u\n",
 				t->pid, folio_order(folio), e->order);
-		atomic64_add(folio_nr_pages(folio), &khup_stats.restored);
 		kf = (struct khup_folio){ .pfn = folio_pfn(folio), .owned = true };
 	}
 	if (pfn + span - kf.pfn > folio_nr_pages(folio) ||
@@ -574,7 +600,7 @@ struct khup_task_in {
 };
 
 /* Preserved memory not yet restored, as the previous kernel left it. */
-static const void *khup_in_mem(phys_addr_t phys, u64 size)
+const void *khup_in_mem(phys_addr_t phys, u64 size)
 {
 	unsigned long pfn;
 
@@ -638,6 +664,17 @@ static int khup_kv_copy_run(phys_addr_t phys, u32 nr, void *arg)
 	return 0;
 }
 
+/*
+ * Copies the first @size bytes of a preserved vmalloc area to @dst without
+ * taking its pages over; -EINVAL if its chunks are not memory.
+ */
+int khup_kv_copy(const struct kho_vmalloc *kv, void *dst, u64 size)
+{
+	struct khup_kv_copy copy = { .dst = dst, .left = size };
+
+	return khup_kv_walk(kv, khup_kv_copy_run, &copy);
+}
+
 /* Takes the pages back and frees them: @nr data pages, or a chunk (0). */
 static int khup_kv_free_run(phys_addr_t phys, u32 nr, void *arg)
 {
@@ -651,6 +688,12 @@ static int khup_kv_free_run(phys_addr_t phys, u32 nr, void *arg)
 	return 0;
 }
 
+/* Takes a preserved vmalloc area's pages back and frees them. */
+int khup_kv_free(const struct kho_vmalloc *kv)
+{
+	return khup_kv_walk(kv, khup_kv_free_run, NULL);
+}
+
 /*
  * Finds the incoming table of a task node, without taking it over. Its
  * size was checked against the node's counts; here its memory is.
@@ -658,7 +701,6 @@ static int khup_kv_free_run(phys_addr_t phys, u32 nr, void *arg)
 static int khup_table_in(const void *fdt, int node, bool v1,
 			 struct khup_task_in *in, const char **why)
 {
-	struct khup_kv_copy copy;
 	const void *prop;
 	u64 pages;
 	u32 len;
@@ -692,8 +734,7 @@ static int khup_table_in(const void *fdt, int node, bool v1,
 		   kvmalloc(in->tbl_size, GFP_KERNEL);
 	if (!in->copy)
 		return -ENOMEM;
-	copy = (struct khup_kv_copy){ .dst = in->copy, .left = in->tbl_size };
-	if (khup_kv_walk(&in->kv, khup_kv_copy_run, &copy)) {
+	if (khup_kv_copy(&in->kv, in->copy, in->tbl_size)) {
 		*why = "table pages are not memory";
 		return -EINVAL;
 	}
@@ -713,7 +754,7 @@ static void khup_table_in_free(struct khup_task_in *in, bool v1)
 		else
 			pr_warn("task %d: table folio not preserved\n",
 				in->t->pid);
-	} else if (khup_kv_walk(&in->kv, khup_kv_free_run, NULL)) {
+	} else if (khup_kv_free(&in->kv)) {
 		pr_warn("task %d: table pages not preserved\n", in->t->pid);
 	}
 }
@@ -1035,7 +1076,7 @@ int khup_restore_all(void)
 	void *fdt;
 	int err, root, node;
 	u32 n = 0, i;
-	bool v1;
+	bool v1, blocks;
 
 	lockdep_assert_held(&khup_lock);
 	err = kho_retrieve_subtree(KHUP_KHO_NODE, &phys, &size);
@@ -1061,16 +1102,26 @@ int khup_restore_all(void)
 		return 0;
 	}
 	v1 = compat && !strcmp(compat, KHUP_COMPATIBLE_V1);
-	if (!compat || (!v1 && strcmp(compat, KHUP_COMPATIBLE))) {
-		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\" or \"%s\"); nothing restored\n",
+	blocks = compat && !strcmp(compat, KHUP_COMPATIBLE);
+	if (!compat || (!v1 && !blocks && strcmp(compat, KHUP_COMPATIBLE_V2))) {
+		pr_err("KHO node '%s' has unknown compatible \"%s\" (want \"%s\", \"%s\" or \"%s\"); nothing restored\n",
 		       KHUP_KHO_NODE, compat ? compat : "(none)",
-		       KHUP_COMPATIBLE, KHUP_COMPATIBLE_V1);
+		       KHUP_COMPATIBLE, KHUP_COMPATIBLE_V2, KHUP_COMPATIBLE_V1);
 		return 0;
 	}
 	if (!khup_node_crc_ok(fdt, root)) {
 		pr_err("KHO node '%s' fails its checksum; nothing restored\n",
 		       KHUP_KHO_NODE);
 		return 0;
+	}
+	/* "khup-v3": the pages of the runs handed over as blocks. */
+	err = blocks ? khup_blocks_in_prepare(fdt, root) : 0;
+	if (err == -EINVAL)
+		return 0;
+	if (err) {
+		pr_err("cannot restore the KHO node (%d); nothing taken over, a later load tries again\n",
+		       err);
+		return err;
 	}
 
 	i = khup_count_tasks(fdt, root);
@@ -1098,11 +1149,13 @@ int khup_restore_all(void)
 		pr_err("KHO node '%s' is not in preserved memory; nothing restored\n",
 		       KHUP_KHO_NODE);
 		khup_prepare_undo(in, n);
+		khup_blocks_in_undo();
 		kvfree(in);
 		return 0;
 	}
 	if (err) {
 		khup_prepare_undo(in, n);
+		khup_blocks_in_undo();
 		kvfree(in);
 		pr_err("cannot restore the KHO node (%d); nothing taken over, a later load tries again\n",
 		       err);
@@ -1112,8 +1165,10 @@ int khup_restore_all(void)
 	/* The point of no return. */
 	memcpy((char *)compat, KHUP_CLAIMED, sizeof(KHUP_CLAIMED));
 	khup_take_next_id(fdt, root);
+	khup_blocks_in_restore();
 	for (i = 0; i < n; i++)
 		khup_restore_task(&in[i], v1);
+	khup_blocks_in_finish();
 	kvfree(in);
 	list_for_each_entry(img, &khup_images, node) {
 		if (img->state != KHUP_STATE_RESTORED)

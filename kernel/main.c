@@ -30,7 +30,7 @@
 int khup_debug_corrupt;
 module_param_named(debug_corrupt, khup_debug_corrupt, int, 0600);
 MODULE_PARM_DESC(debug_corrupt,
-		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT, 4 change the node after its checksum");
+		 "Testing only (test builds): 1 corrupt extent tables at seal, 2 publish an unknown compatible, 3 publish a malformed FDT, 4 change the node after its checksum, 5 change the block list after its checksum at kexec");
 
 int khup_debug_lose_page = -1;
 module_param_named(debug_lose_page, khup_debug_lose_page, int, 0400);
@@ -622,7 +622,7 @@ static int khup_reboot(struct notifier_block *nb, unsigned long action,
 {
 	mutex_lock(&khup_lock);
 	khup_frozen = true;
-	khup_publish_next_id();
+	khup_freeze_node(action == SYS_RESTART);
 	mutex_unlock(&khup_lock);
 	pr_info("frozen for %s: %d images, nothing changes from here on\n",
 		action == SYS_RESTART ? "restart or kexec" : "shutdown",
@@ -695,5 +695,6 @@ module_exit(khup_exit);
 
 MODULE_DESCRIPTION("khup: Kexec HandOver of User Pages");
 /* The KHO node formats this module reads after a kexec. */
-MODULE_INFO(khup_node_formats, KHUP_COMPATIBLE " " KHUP_COMPATIBLE_V1);
+MODULE_INFO(khup_node_formats,
+	    KHUP_COMPATIBLE " " KHUP_COMPATIBLE_V2 " " KHUP_COMPATIBLE_V1);
 MODULE_LICENSE("GPL");

@@ -27,6 +27,7 @@ extern int ktap_n, ktap_failed;
 
 void test_fdt(const char *outdir);
 void test_format(const char *outdir);
+void test_blocklist(const char *outdir);
 void test_tracedat(const char *outdir);
 void test_out(const char *outdir);
 

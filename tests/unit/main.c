@@ -13,6 +13,7 @@ int main(int argc, char **argv)
 	printf("KTAP version 1\n");
 	test_fdt(outdir);
 	test_format(outdir);
+	test_blocklist(outdir);
 	test_tracedat(outdir);
 	test_out(outdir);
 	printf("1..%d\n", ktap_n);

@@ -68,6 +68,13 @@ kt() { "$KHUP_BUILD/progs/khup-test" "$@"; }
 # pages_of NAME: the pages image NAME holds (khup-test info)
 pages_of() { kt info "$1" | cut -d' ' -f4; }
 
+# blocks_of NODE: the khup,blocks descriptor of a khup KHO node (file),
+# "none" when all zero (no block list), else "set".
+blocks_of() {
+	fdtget -t bx "$1" / khup,blocks |
+		awk '{ for (i = 1; i <= NF; i++) if ($i != "0") { print "set"; exit } print "none" }'
+}
+
 # stat_of NAME: one of the module's counters (khup-nl stats)
 stat_of() { "$KHUP_BUILD/progs/khup-nl" stats | awk -v k="$1" '$1 == k { print $2 }'; }
 

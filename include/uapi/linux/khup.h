@@ -530,8 +530,11 @@ struct khup_extents {
  * device tree (big-endian cells, as FDT requires)::
  *
  *   / {
- *           compatible = "khup-v2";
+ *           compatible = "khup-v3";
  *           khup,nr-images = <u32>;
+ *           khup,next-id = <u64>;
+ *           khup,crc = <u32>;
+ *           khup,blocks = [bytes];   KHO's struct kho_vmalloc, or all zero
  *           image-<id> {                       (hex id)
  *                   id = <u64>;
  *                   image-name = "string";
@@ -561,15 +564,28 @@ struct khup_extents {
  * checked before any pfn is trusted; the bitmap has its own CRC because
  * punching holes updates it in place. See doc/module.md.
  *
+ * ``khup,blocks`` is filled in at the kexec: the descriptor of the
+ * preserved block list, the runs of order-0 pages the module preserved as
+ * aligned higher-order blocks (kho_preserve_pages()) instead of page by
+ * page; the next kernel restores those with kho_restore_pages(). All zero:
+ * no block, every page preserved as a folio of its own. The list is
+ * little-endian: a 16-byte header {le32 magic %KHUP_BLOCKS_MAGIC, le32
+ * CRC32 of the entries, le64 count}, then one le64 per block, pfn << 6 |
+ * order, in increasing pfn order, each block aligned to its order.
+ *
+ * "khup-v2" nodes (written by earlier modules, still read) have no
+ * ``khup,blocks``: every page is a folio of its own.
  * "khup-v1" nodes (written by earlier modules, still read) have one
  * ``table = <u64>`` physical address of a contiguous preserved table
  * instead of ``table-vmalloc``.
  */
 #define KHUP_KHO_NODE		"khup"
-#define KHUP_COMPATIBLE		"khup-v2"
+#define KHUP_COMPATIBLE		"khup-v3"
+#define KHUP_COMPATIBLE_V2	"khup-v2"
 #define KHUP_COMPATIBLE_V1	"khup-v1"
 #define KHUP_TABLE_MAGIC	0x5855484bU	/* "KHUX" little endian */
 #define KHUP_TABLE_VERSION	1
+#define KHUP_BLOCKS_MAGIC	0x4255484bU	/* "KHUB" little endian */
 
 /**
  * DOC: Generic netlink family "khup"

@@ -20,7 +20,7 @@ tree_checks() {
 		"$(jq -r '[.nodes[].name | select(. == "memblock" or . == "khup")] | join(" ")' "$j")" "khup memblock"
 	check_eq "memblock carries the trace reserve_mem region (12 MiB)" \
 		"$(jq -r '.nodes[] | select(.name == "memblock") | .children[] | select(.name == "trace") | .size' "$j")" $((12 << 20))
-	check_eq "khup node is khup-v2" "$(jq -r '.nodes[] | select(.name == "khup") | .compatible' "$j")" "khup-v2"
+	check_eq "khup node is khup-v3" "$(jq -r '.nodes[] | select(.name == "khup") | .compatible' "$j")" "khup-v3"
 	check_eq "khup node has 2 images" "$(jq -r '.nodes[] | select(.name == "khup") | .["khup,nr-images"]' "$j")" 2
 	local name pages tasks
 	# Stage 1 compares with the module; stage 2 (module not loaded yet)

@@ -39,7 +39,7 @@ stage3() {
 	check "module loads despite the unknown compatible" insmod "$(khup_ko)"
 	dmesg >"$OUT/dmesg.3"
 	check "unknown compatible refused by name" \
-		grep -q "khup: KHO node 'khup' has unknown compatible \"khup-v0\" (want \"khup-v2\" or \"khup-v1\"); nothing restored" "$OUT/dmesg.3"
+		grep -q "khup: KHO node 'khup' has unknown compatible \"khup-v0\" (want \"khup-v3\", \"khup-v2\" or \"khup-v1\"); nothing restored" "$OUT/dmesg.3"
 	check "nothing restored" bash -c "! $KHUP_BUILD/progs/khup-test info t 2>/dev/null"
 	check "no oops or warning" bash -c '! grep -q "Oops\|WARNING\|BUG" '"$OUT/dmesg.3"
 

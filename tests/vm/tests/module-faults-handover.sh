@@ -55,7 +55,9 @@ stage2() {
 	# Fault points of one image with one task, in order; then the load
 	# succeeds and the next one (re-sealing the image) fails after the
 	# point of no return.
-	local want="restore-tasks restore-image restore-table restore-task restore-bitmap restore-extents restore-folio-table"
+	# The node's block list (the image's runs of 4 KiB pages) comes first.
+	local want="restore-blocks restore-tasks restore-image restore-table restore-task restore-bitmap restore-extents restore-folio-table"
+	check_eq "the node has a block list" "$(blocks_of /sys/kernel/debug/kho/in/sub_fdts/khup)" set
 	before=$(memfree_settled_kb)
 	dmesg -C
 	for n in $(seq 1 20); do

@@ -24,12 +24,14 @@ stage2() {
 	check "failslab armed for sleeping allocations" bash -c "echo N >$d/failslab/ignore-gfp-wait && echo 0 >$d/failslab/verbose"
 	check "fail_page_alloc armed for sleeping order-0 allocations" bash -c "echo N >$d/fail_page_alloc/ignore-gfp-wait && echo 0 >$d/fail_page_alloc/min-order && echo 0 >$d/fail_page_alloc/verbose"
 	before=$(memfree_settled_kb)
-	# The backstop: khup's 7th fault point for one image of one task is
-	# restore-folio-table, the last before the point of no return (see
-	# module-faults-handover), so a load whose injected fault the kernel
-	# tolerated fails there instead of taking the node over.
+	# The backstop: khup's 8th fault point for one image of one task with
+	# a block list is restore-folio-table, the last before the point of
+	# no return (see module-faults-handover), so a load whose injected
+	# fault the kernel tolerated fails there instead of taking the node
+	# over.
+	check_eq "the node has a block list" "$(blocks_of "$d/kho/in/sub_fdts/khup")" set
 	check "every load failed by an injected fault took nothing over; then a load without faults succeeded" \
-		bash -c "'$KHUP_BUILD/progs/khup-load-faults' '$(khup_ko)' debug_fail_nth=7 >'$OUT/load-faults' 2>&1"
+		bash -c "'$KHUP_BUILD/progs/khup-load-faults' '$(khup_ko)' debug_fail_nth=8 >'$OUT/load-faults' 2>&1"
 	grep -v '^progress:' "$OUT/load-faults" | sed 's/^/#   /'
 	pages=$(cat "$OUT/pages")
 	check_eq "every page held again" "$(stat_of held)" "$pages"

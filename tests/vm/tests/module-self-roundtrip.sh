@@ -35,7 +35,7 @@ stage1() {
 	if command -v dtc >/dev/null; then
 		check "published node decompiles with dtc" \
 			dtc -q -I dtb -O dts -o "$OUT/khup.dts" /sys/kernel/debug/kho/out/sub_fdts/khup
-		check "node has compatible khup-v2" grep -q 'compatible = "khup-v2";' "$OUT/khup.dts"
+		check "node has compatible khup-v3" grep -q 'compatible = "khup-v3";' "$OUT/khup.dts"
 	fi
 	kt info roundtrip >"$OUT/info1"
 	note "image before kexec: $(cat "$OUT/info1")"

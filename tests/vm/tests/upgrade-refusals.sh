@@ -114,7 +114,7 @@ stage1() {
 	sed 's/^/#   /' "$OUT/dry-run.txt"
 	check "dry run shows the compatibility checks passing" bash -c "grep -q 'check: KHO format kho-v4 in both kernels' '$OUT/dry-run.txt' &&
 		grep -q 'check: khup.ko for the next kernel: ' '$OUT/dry-run.txt' &&
-		grep -q 'check: the next kernel.s khup.ko reads node format khup-v2' '$OUT/dry-run.txt'"
+		grep -q 'check: the next kernel.s khup.ko reads node format khup-v3' '$OUT/dry-run.txt'"
 	check "dry run reports KHO scratch and the tree's share in it" bash -c "grep -q 'khup-upgrade: KHO scratch: .* in [0-9]* range' '$OUT/dry-run.txt' &&
 		grep -q 'khup-upgrade: pid $pid (.*): [0-9]* pages present, [0-9]* in scratch' '$OUT/dry-run.txt'"
 	check "dry run shows the dump" grep -q "^+ $CRIU dump --kho -t $pid -D $img/1-$pid" "$OUT/dry-run.txt"

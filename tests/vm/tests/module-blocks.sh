@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# runs of sealed 4 KiB pages cross the kexec as KHO blocks: exactly the blocks the runs cut into (computed from the image's pfns) are handed over and restored, the image reads back intact and every page is restored once; a block whose preservation fails (injected) stays page by page, blocks=N hands every page over on its own, and a block list changed after its checksum makes the next kernel restore nothing
+VM_STAGES=5
+VM_TIMEOUT=1200
+
+node_in=/sys/kernel/debug/kho/in/sub_fdts/khup
+node_out=/sys/kernel/debug/kho/out/sub_fdts/khup
+
+# restored_blocks: "PAGES BLOCKS" from the module's log of its load.
+restored_blocks() {
+	dmesg | sed -n 's/.*khup: \([0-9]*\) pages restored in \([0-9]*\) blocks$/\1 \2/p'
+}
+
+# expect_blocks: "BLOCKS PAGES FIRST_ORDER" for image remote's pages.
+expect_blocks() { kt pfns remote | "$KHUP_BUILD/progs/khup-blocks"; }
+
+# restored_intact STAGE: the module restored image remote intact.
+restored_intact() {
+	local pages
+	check "$1: module loads" insmod "$(khup_ko)"
+	check "$1: no restore errors logged" bash -c '! dmesg | grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\|lost\|belonged to no\)"'
+	check "$1: image reads back identical (checksums)" kt remote-check remote "$OUT/remote.state"
+	pages=$(pages_of remote)
+	check_eq "$1: every page held" "$(stat_of held)" "$pages"
+	check "$1: every page restored (whole folios: at least the held pages)" test "$(stat_of restored)" -ge "$pages"
+	check "$1: sealed again: the node published" test -e "$node_out"
+}
+
+stage1() {
+	check "module loads" insmod "$(khup_ko)"
+	check "image pinned and sealed" kt remote-pin remote "$OUT/remote.state"
+	check "block parameter defaults to Y" test "$(cat /sys/module/khup/parameters/blocks)" = Y
+	expect_blocks >"$OUT/expect"
+	read -r blocks pages first <"$OUT/expect"
+	note "expected at the kexec: $pages pages in $blocks blocks (first of order $first), of $(pages_of remote) held"
+	check "the image has runs of 4 KiB pages to hand over as blocks" test "$blocks" -gt 1
+	check_eq "the published node has no blocks before the kexec" "$(blocks_of "$node_out")" none
+}
+
+stage2() {
+	local blocks pages first
+	read -r blocks pages first <"$OUT/expect"
+	check_eq "the incoming node names a block list" "$(blocks_of "$node_in")" set
+	restored_intact "blocks"
+	check_eq "the computed blocks restored: pages and blocks" "$(restored_blocks)" "$pages $blocks"
+	check_eq "the same pfns after the restore: the same blocks" "$(expect_blocks)" "$(cat "$OUT/expect")"
+	# The next kexec's fault points: the list (1), then the first block
+	# (2), which then stays page by page.
+	echo 2 >/sys/module/khup/parameters/debug_fail_nth
+}
+
+stage3() {
+	local blocks pages first
+	read -r blocks pages first <"$OUT/expect"
+	check_eq "the incoming node names a block list" "$(blocks_of "$node_in")" set
+	restored_intact "first block failed"
+	check_eq "all blocks but the first restored as blocks" "$(restored_blocks)" \
+		"$((pages - (1 << first))) $((blocks - 1))"
+	echo N >/sys/module/khup/parameters/blocks
+}
+
+stage4() {
+	check_eq "blocks=N: the incoming node has no block list" "$(blocks_of "$node_in")" none
+	restored_intact "blocks=N"
+	check "blocks=N: no page restored in blocks" test -z "$(restored_blocks)"
+	echo 5 >/sys/module/khup/parameters/debug_corrupt
+}
+
+stage5() {
+	local before
+	check_eq "the incoming node names a block list" "$(blocks_of "$node_in")" set
+	before=$(memfree_settled_kb)
+	check "module loads" insmod "$(khup_ko)"
+	check "a block list changed after its checksum is refused: nothing restored" bash -c \
+		"dmesg | grep -q \"khup: KHO node 'khup': its block list is refused, block list checksum mismatch; nothing restored\""
+	check "no image" test -z "$(kt list)"
+	check_eq "nothing restored" "$(stat_of restored)" 0
+	check "the pages stay reserved: MemFree did not grow by the image" \
+		test $(($(memfree_settled_kb) - before)) -lt 4096
+	check "rmmod" rmmod khup
+}
