@@ -7,20 +7,24 @@
 # bench-workload, and the references).
 #
 # Modes (each repetition runs every one; the order alternates, see
-# modes_for): khup (criu dump --kho, eager criu restore --kho), lazy (the
+# slot_modes): khup (criu dump --kho, eager criu restore --kho), lazy (the
 # same dump, criu restore --kho --lazy-pages with criu lazy-pages --kho),
 # luo (stock CRIU to tmpfs, the images copied into memfds preserved by
 # LUO, bench/luo-images), disk (stock CRIU to ext4 on the unthrottled
 # VM_DISK disk: a labelled reference only) and disk-D (the same on the
 # throttled reference disk D).
 #
-# Stages (REPS + 1 of them, one kexec between each):
+# Stages (2 x REPS + 1 of them, one kexec between each: luo's memfds
+# cross a kexec of their own, see bench/lib.sh, "Boots"):
 #   stage 1        format the disks (ext4); the calibration loop; the
 #                  references: REPS x (CRIU dump to tmpfs + restore, no
 #                  kexec) and REPS x in-process memcpy; then rep 1's dumps
+#                  of khup, lazy and the disk modes
 #   stage k        insmod khup (this claims the preserved pages), mount the
-#                  disks; rep k-1's restores; then rep k's dumps
-#   stage REPS+1   the last restores
+#                  disks; the restores of what stage k-1 dumped; then the
+#                  next dumps: rep j's luo after rep j's others, then rep
+#                  j+1's others
+#   stage 2xREPS+1 the last restores (luo's)
 # Before any timed run of a boot, "criu check" (CRIU's first-run feature
 # probe, /run/criu.kdat); before every workload start and every restore,
 # quiesce (sync, drop caches, compact, then warm CRIU's files again).

@@ -22,7 +22,8 @@ BEGIN {
 		"first_answer_ms,fill_ms,fill_mib_s,left_at_answer," \
 		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f,calib_host_load," \
 		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write," \
-		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified", col, ",")
+		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified," \
+		"boot_images", col, ",")
 }
 
 /^#/ { next }
@@ -55,6 +56,7 @@ END {
 		o["pages"] = get(r, m, "pages")
 		o["dump_ms"] = ms(get(r, m, "dump_ns"))
 		o["handover_ms"] = ms(get(r, m, "handover_ns"))
+		o["boot_images"] = get(r, m, "boot_images")
 		o["attach_ms"] = ms(get(r, m, "attach_ns"))
 		o["restore_ms"] = ms(get(r, m, "restore_ns"))
 		b = m; sub(/^memcached-/, "", b)

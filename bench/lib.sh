@@ -31,6 +31,15 @@
 # Every number goes to $OUT/bench.kv as "REP MODE KEY VALUE" (times in ns,
 # sizes in bytes). Spans within a boot are the guest's CLOCK_MONOTONIC;
 # kexec + boot is read from the TSC on both sides (put_handover).
+#
+# Boots: KHO's boot pays for every preserved unit (LUO's memfd folios one
+# by one, khup's runs of pages as blocks: doc/module.md), so a mode must
+# not be charged for another's preserved memory. Each repetition has one
+# boot per group of BOOT_GROUPS: the LUO baseline's memfds cross a kexec
+# of their own; khup, lazy and the disk modes share one (khup and lazy
+# both hand over a khup image; the disk modes preserve nothing). Stage 1
+# dumps repetition 1's first group; each later stage restores what the
+# previous one dumped, then dumps the next group (or repetition).
 BENCH_MIB=${BENCH_MIB:-64}
 BENCH_THP=${BENCH_THP:-0}
 BENCH_REPS=${BENCH_REPS:-3}
@@ -54,7 +63,18 @@ if [ -n "${KHUP_TOP:-}" ] && [ -n "${STAGE:-}" ]; then
 fi
 THP=nothp
 [ "$BENCH_THP" = 1 ] && THP=thp
-VM_STAGES=$((BENCH_REPS + 1))
+# boot_groups: the groups of modes that cross a kexec together, one per
+# line ("khup lazy disk", "luo"; the disk-D modes go with disk)
+boot_groups() {
+	local m main= luo=
+	for m in $BENCH_MODES; do
+		if [ "$m" = luo ]; then luo=luo; else main+="${main:+ }$m"; fi
+	done
+	[ -z "$main" ] || echo "$main"
+	[ -z "$luo" ] || echo "$luo"
+}
+BOOT_NG=$(boot_groups | wc -l)
+VM_STAGES=$((BENCH_REPS * BOOT_NG + 1))
 # liveupdate=on: the LUO-memfd baseline (LUO is off unless asked for)
 VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS liveupdate=on"
 [ -z "${BENCH_DISKS:-}" ] || VM_CMDLINE+=" khupbench.disks=$(echo $BENCH_DISKS | tr ' ' ,)"
@@ -67,32 +87,45 @@ host_ns() { stat -c %.9Y "$1" | tr -d .; }
 # put REP MODE KEY VALUE
 # (the mode prefixed with BENCH_PREFIX: the memcached run's rows are its own)
 put() { echo "$1 ${BENCH_PREFIX:-}$2 $3 $4" >>"$OUT/bench.kv"; }
-# put_handover REP MODE: kexec + boot, from the end of rep REP's dumps in
-# the old kernel to this stage's start, in guest time: the TSC readings on
-# both sides (bench-workload tsc; under -icount the TSC counts guest
-# instructions, and a kexec does not reset it). The host clock's span (the
-# 9p files' mtimes) is kept as handover_host_ns for reference only.
+# put_handover REP MODE: kexec + boot, from the end of the previous
+# stage's dumps (slot $((STAGE - 1))) in the old kernel to this stage's
+# start, in guest time: the TSC readings on both sides (bench-workload
+# tsc; under -icount the TSC counts guest instructions, and a kexec does
+# not reset it). The host clock's span (the 9p files' mtimes) is kept as
+# handover_host_ns for reference only. boot_images: how many modes'
+# images crossed that kexec (the report's share of the boot's growth).
 put_handover() {
-	local t0 t1 rate
-	t0=$(awk '$1 == "tsc" { print $2 }' "$OUT/tsc.end.$1")
+	local t0 t1 rate slot=$((STAGE - 1)) m n=0
+	for m in $(slot_modes "$slot"); do
+		case $m in khup | lazy | luo) n=$((n + 1)) ;; esac
+	done
+	put "$1" "$2" boot_images "$n"
+	t0=$(awk '$1 == "tsc" { print $2 }' "$OUT/tsc.end.$slot")
 	read -r t1 rate < <(awk '$1 == "tsc" { t = $2 } $1 == "tsc_per_us" { r = $2 } END { print t, r }' "$OUT/tsc.start.$STAGE")
 	if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$rate" ] && [ "$t1" -gt "$t0" ]; then
 		put "$1" "$2" handover_ns "$(awk -v a="$t0" -v b="$t1" -v r="$rate" 'BEGIN { printf "%.0f", (b - a) * 1000 / r }')"
 	else
 		check "the TSC counted across the kexec (${t0:-none} -> ${t1:-none})" false
 	fi
-	put "$1" "$2" handover_host_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$1")))
+	put "$1" "$2" handover_host_ns $(($(host_ns "$OUT/stage$STAGE.started") - $(host_ns "$OUT/t.end.$slot")))
 }
 # sectors written to the virtio disk DEV (vda, vdb, ...) so far
 dev_written() { awk '{ print $7 }' "/sys/block/$1/stat"; }
 
-# The modes of one repetition, in the order it dumps and restores them:
-# odd repetitions in this order, even ones in the reverse, so that no mode
-# is always first after a boot (or last, after the others' page cache).
-modes_for() {
-	local m=($BENCH_MODES) d
-	for d in ${BENCH_DISKS:-}; do m+=("disk-$d"); done
-	if (($1 % 2)); then
+# slot_rep SLOT: the repetition whose dumps slot SLOT (1..REPS x groups,
+# the stage that dumps them) holds
+slot_rep() { echo $((($1 - 1) / BOOT_NG + 1)); }
+
+# slot_modes SLOT: the modes slot SLOT dumps, in the order it dumps and
+# restores them: odd repetitions in this order, even ones in the reverse,
+# so that no mode is always first after a boot (or last, after the
+# others' page cache)
+slot_modes() {
+	local m=($(boot_groups | sed -n "$((($1 - 1) % BOOT_NG + 1))p")) d
+	if [ "${m[0]:-}" != luo ]; then
+		for d in ${BENCH_DISKS:-}; do m+=("disk-$d"); done
+	fi
+	if (($(slot_rep "$1") % 2)); then
 		echo "${m[*]}"
 	else
 		printf '%s\n' "${m[@]}" | tac | tr '\n' ' '
@@ -530,8 +563,8 @@ bench_stage() {
 	if [ "$STAGE" = 1 ]; then
 		! declare -F bench_first_stage >/dev/null || bench_first_stage
 	else
-		r=$((STAGE - 1))
-		for m in $(modes_for "$r"); do
+		r=$(slot_rep $((STAGE - 1)))
+		for m in $(slot_modes $((STAGE - 1))); do
 			case $m in
 			khup) restore_khup "$r" ;;
 			lazy) restore_lazy "$r" ;;
@@ -540,9 +573,9 @@ bench_stage() {
 			esac
 		done
 	fi
-	if [ "$STAGE" -le "$BENCH_REPS" ]; then
-		r=$STAGE
-		for m in $(modes_for "$r"); do
+	if [ "$STAGE" -lt "$VM_STAGES" ]; then
+		r=$(slot_rep "$STAGE")
+		for m in $(slot_modes "$STAGE"); do
 			case $m in
 			khup | lazy) dump_khup "$r" "$m" ;;
 			luo) dump_luo "$r" ;;
@@ -553,8 +586,8 @@ bench_stage() {
 			check "umount the ext4 disk of $m" umount "$(disk_mnt "$m")"
 		done
 		sync
-		touch "$OUT/t.end.$r"
-		"$BW" tsc >"$OUT/tsc.end.$r"
+		touch "$OUT/t.end.$STAGE"
+		"$BW" tsc >"$OUT/tsc.end.$STAGE"
 	fi
 	note "bench: stage $STAGE done"
 }
