@@ -121,6 +121,13 @@ void khup_blocks_freeze(struct kho_vmalloc *kv)
 	out.nr = 0;
 	out.pages = 0;
 	khup_folio_sealed_runs(khup_blocks_cut, &out);
+	if (!out.nr) {
+		/* No block could be preserved: no list either. */
+		kho_unpreserve_vmalloc(kv);
+		memset(kv, 0, sizeof(*kv));
+		vfree(out.list);
+		return;
+	}
 	khup_blocks_finish(out.list, out.nr);
 	if (khup_debug_corrupt == 5 && out.nr) {
 		/* Debug only: an entry changed after the list's checksum. */
@@ -325,7 +332,7 @@ void khup_blocks_in_finish(void)
 	if (idle)
 		pr_warn("%llu pages of the handed-over blocks belonged to no restored task; freed\n",
 			idle);
-	if (khup_bin.nr && khup_kv_free(&khup_bin.kv))
+	if (khup_bin.kv.total_pages && khup_kv_free(&khup_bin.kv))
 		pr_warn("the block list's pages were not preserved\n");
 	if (khup_bin.nr)
 		pr_info("%llu pages restored in %llu blocks\n", khup_bin.pages,

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# runs of sealed 4 KiB pages cross the kexec as KHO blocks: exactly the blocks the runs cut into (computed from the image's pfns) are handed over and restored, the image reads back intact and every page is restored once; a block whose preservation fails (injected) stays page by page, blocks=N hands every page over on its own, and a block list changed after its checksum makes the next kernel restore nothing
-VM_STAGES=5
+# runs of sealed 4 KiB pages cross the kexec as KHO blocks: exactly the blocks the runs cut into (computed from the image's pfns) are handed over and restored, the image reads back intact and every page is restored once; a block whose preservation fails (injected) stays page by page, a block list that cannot be allocated (injected) and blocks=N hand every page over on its own, and a block list changed after its checksum makes the next kernel restore nothing
+VM_STAGES=6
 VM_TIMEOUT=1200
 
 node_in=/sys/kernel/debug/kho/in/sub_fdts/khup
@@ -63,10 +63,19 @@ stage4() {
 	check_eq "blocks=N: the incoming node has no block list" "$(blocks_of "$node_in")" none
 	restored_intact "blocks=N"
 	check "blocks=N: no page restored in blocks" test -z "$(restored_blocks)"
-	echo 5 >/sys/module/khup/parameters/debug_corrupt
+	echo Y >/sys/module/khup/parameters/blocks
+	# The next kexec's first fault point: the block list itself.
+	echo 1 >/sys/module/khup/parameters/debug_fail_nth
 }
 
 stage5() {
+	check_eq "no memory for the list: the incoming node has no block list" "$(blocks_of "$node_in")" none
+	restored_intact "no list"
+	check "no list: no page restored in blocks" test -z "$(restored_blocks)"
+	echo 5 >/sys/module/khup/parameters/debug_corrupt
+}
+
+stage6() {
 	local before
 	check_eq "the incoming node names a block list" "$(blocks_of "$node_in")" set
 	before=$(memfree_settled_kb)
