@@ -63,7 +63,7 @@ static int khup_block_preserve(unsigned long pfn, u32 order)
 }
 
 /* Cuts the run [pfn, end) into blocks: counts them, or makes them. */
-static u64 khup_blocks_cut(unsigned long pfn, unsigned long end, void *arg)
+static void khup_blocks_cut(unsigned long pfn, unsigned long end, void *arg)
 {
 	struct khup_blocks_out *out = arg;
 	u32 order;
@@ -83,7 +83,6 @@ static u64 khup_blocks_cut(unsigned long pfn, unsigned long end, void *arg)
 		pfn += 1UL << order;
 	}
 	cond_resched();
-	return 0;
 }
 
 /*
@@ -129,7 +128,7 @@ void khup_blocks_freeze(struct kho_vmalloc *kv)
 		return;
 	}
 	khup_blocks_finish(out.list, out.nr);
-	if (khup_debug_corrupt == 5 && out.nr) {
+	if (khup_debug_corrupt == 5) {
 		/* Debug only: an entry changed after the list's checksum. */
 		((u8 *)out.list)[KHUP_BLOCKS_HDR_SIZE] ^= 0x40;
 		pr_warn("debug_corrupt: changed the block list after its checksum\n");
@@ -263,6 +262,7 @@ void khup_blocks_in_restore(void)
 	u64 i, restored = 0;
 
 	for (i = 0; i < khup_bin.nr; i++) {
+		cond_resched();
 		if (kho_restore_pages(PFN_PHYS(khup_bin.pfn[i]),
 				      1UL << khup_bin.order[i])) {
 			restored += 1UL << khup_bin.order[i];

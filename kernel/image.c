@@ -695,14 +695,13 @@ void khup_folio_unseal(struct folio *folio, u32 nr)
 
 /*
  * Calls @fn on every run [pfn, end) of consecutive pfns whose folios are
- * order 0 and sealed, in increasing pfn order, and returns the sum of what
- * it returns. For the kexec (blocks.c), when nothing changes any more.
+ * order 0 and sealed, in increasing pfn order. For the kexec (blocks.c),
+ * when nothing changes any more.
  */
-u64 khup_folio_sealed_runs(u64 (*fn)(unsigned long pfn, unsigned long end,
-				     void *arg), void *arg)
+void khup_folio_sealed_runs(void (*fn)(unsigned long pfn, unsigned long end,
+				       void *arg), void *arg)
 {
 	unsigned long pfn, start = 0, end = 0;
-	u64 sum = 0;
 	void *entry;
 
 	lockdep_assert_held(&khup_lock);
@@ -712,14 +711,13 @@ u64 khup_folio_sealed_runs(u64 (*fn)(unsigned long pfn, unsigned long end,
 			continue;
 		if (pfn != end) {
 			if (end)
-				sum += fn(start, end, arg);
+				fn(start, end, arg);
 			start = pfn;
 		}
 		end = pfn + 1;
 	}
 	if (end)
-		sum += fn(start, end, arg);
-	return sum;
+		fn(start, end, arg);
 }
 
 /*

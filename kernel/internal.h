@@ -176,8 +176,8 @@ int khup_folio_seal(struct folio *folio, u32 nr);
 u32 khup_folio_seal_small(unsigned long pfn, const u8 *map, u64 first,
 			  u32 nr, u64 *sealed, int *err);
 void khup_folio_unseal(struct folio *folio, u32 nr);
-u64 khup_folio_sealed_runs(u64 (*fn)(unsigned long pfn, unsigned long end,
-				     void *arg), void *arg);
+void khup_folio_sealed_runs(void (*fn)(unsigned long pfn, unsigned long end,
+				       void *arg), void *arg);
 u64 khup_image_pages(const struct khup_image *img);
 u64 khup_kmem_bytes(void);
 u64 khup_next_id(void);
