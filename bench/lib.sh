@@ -35,7 +35,7 @@
 # Boots: KHO's boot pays for every preserved unit (LUO's memfd folios one
 # by one, khup's runs of pages as blocks: doc/module.md), so a mode must
 # not be charged for another's preserved memory. Each repetition has one
-# boot per group of BOOT_GROUPS: the LUO baseline's memfds cross a kexec
+# boot per group of boot_groups: the LUO baseline's memfds cross a kexec
 # of their own; khup, lazy and the disk modes share one (khup and lazy
 # both hand over a khup image; the disk modes preserve nothing). Stage 1
 # dumps repetition 1's first group; each later stage restores what the
