@@ -312,25 +312,20 @@ struct folio *khup_blocks_in_take(unsigned long head, u32 order, bool *ours)
 }
 
 /*
- * After every task took its pages: frees the restored block pages no task
- * took (they belonged to tasks whose tables were refused) and the list's
- * preserved pages.
+ * After every task took its pages: counts the restored block pages no
+ * task took, and frees the list's preserved pages. Those pages belong to
+ * tasks whose tables were refused; like a refused task's pages outside
+ * blocks, they stay reserved (never freed, never reused) for the rest of
+ * this boot: the data of a task that was not restored is not destroyed.
  */
 void khup_blocks_in_finish(void)
 {
-	u64 i, j, idle = 0;
+	unsigned long i, idle = 0;
 
-	for (i = 0; i < khup_bin.nr; i++) {
-		for (j = 0; j < 1UL << khup_bin.order[i]; j++) {
-			if (test_bit(khup_bin.first[i] + j, khup_bin.taken))
-				continue;
-			__free_page(pfn_to_page(khup_bin.pfn[i] + j));
-			idle++;
-		}
-		cond_resched();
-	}
+	for_each_clear_bit(i, khup_bin.taken, khup_bin.pages)
+		idle++;
 	if (idle)
-		pr_warn("%llu pages of the handed-over blocks belonged to no restored task; freed\n",
+		pr_warn("%lu pages of the handed-over blocks belong to no restored task; they stay reserved\n",
 			idle);
 	if (khup_bin.kv.total_pages && khup_kv_free(&khup_bin.kv))
 		pr_warn("the block list's pages were not preserved\n");

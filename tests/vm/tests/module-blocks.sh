@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# runs of sealed 4 KiB pages cross the kexec as KHO blocks: exactly the blocks the runs cut into (computed from the image's pfns) are handed over and restored, the image reads back intact and every page is restored once; a block whose preservation fails (injected) stays page by page, a block list that cannot be allocated (injected) and blocks=N hand every page over on its own, and a block list changed after its checksum makes the next kernel restore nothing
-VM_STAGES=6
+# runs of sealed 4 KiB pages cross the kexec as KHO blocks: exactly the blocks the runs cut into (computed from the image's pfns) are handed over and restored, the image reads back intact and every page is restored once; a block whose preservation fails (injected) stays page by page, a block list that cannot be allocated (injected) and blocks=N hand every page over on its own, the pages in blocks of a task whose table is refused stay reserved, and a block list changed after its checksum makes the next kernel restore nothing
+VM_STAGES=7
 VM_TIMEOUT=1200
 
 node_in=/sys/kernel/debug/kho/in/sub_fdts/khup
@@ -18,7 +18,7 @@ expect_blocks() { kt pfns remote | "$KHUP_BUILD/progs/khup-blocks"; }
 restored_intact() {
 	local pages
 	check "$1: module loads" insmod "$(khup_ko)"
-	check "$1: no restore errors logged" bash -c '! dmesg | grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\|lost\|belonged to no\)"'
+	check "$1: no restore errors logged" bash -c '! dmesg | grep -q "khup: .*\(refused\|could not\|malformed\|not preserved\|lost\|belong to no\)"'
 	check "$1: image reads back identical (checksums)" kt remote-check remote "$OUT/remote.state"
 	pages=$(pages_of remote)
 	check_eq "$1: every page held" "$(stat_of held)" "$pages"
@@ -72,10 +72,31 @@ stage5() {
 	check_eq "no memory for the list: the incoming node has no block list" "$(blocks_of "$node_in")" none
 	restored_intact "no list"
 	check "no list: no page restored in blocks" test -z "$(restored_blocks)"
-	echo 5 >/sys/module/khup/parameters/debug_corrupt
+	echo 1 >/sys/module/khup/parameters/debug_corrupt
+	check "image bad pinned and sealed with a corrupted table (debug_corrupt=1)" \
+		kt remote-pin bad "$OUT/bad.state"
+	echo 0 >/sys/module/khup/parameters/debug_corrupt
+	read -r blocks _ <<<"$(kt pfns bad | "$KHUP_BUILD/progs/khup-blocks")"
+	check "image bad has runs of 4 KiB pages to hand over as blocks" test "$blocks" -gt 1
+	pages_of bad >"$OUT/bad.pages"
 }
 
 stage6() {
+	local idle
+	check "module loads" insmod "$(khup_ko)"
+	check "the corrupted table is refused" bash -c \
+		'dmesg | grep -q "khup: image [0-9]* task [0-9]*: extent table refused: table checksum mismatch; its pages stay reserved"'
+	check "image bad is gone" bash -c "! $KHUP_BUILD/progs/khup-test info bad 2>/dev/null"
+	check "image remote reads back identical (checksums)" kt remote-check remote "$OUT/remote.state"
+	check_eq "every page of remote held, none of bad" "$(stat_of held)" "$(pages_of remote)"
+	idle=$(dmesg | sed -n 's/.*khup: \([0-9]*\) pages of the handed-over blocks belong to no restored task; they stay reserved$/\1/p')
+	note "pages of bad's blocks kept reserved: ${idle:-none} of $(cat "$OUT/bad.pages")"
+	check "the refused task's pages in blocks stay reserved, none freed" \
+		test "${idle:-0}" -gt 1 -a "${idle:-0}" -le "$(cat "$OUT/bad.pages")"
+	echo 5 >/sys/module/khup/parameters/debug_corrupt
+}
+
+stage7() {
 	local before
 	check_eq "the incoming node names a block list" "$(blocks_of "$node_in")" set
 	before=$(memfree_settled_kb)
