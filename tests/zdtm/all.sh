@@ -21,5 +21,6 @@ stage1() {
 		awk -v i="$i" -v n="$n" 'NF && (NR - 1) % n == i - 1' >"$ZDTM/shard.list"
 	note "shard $i of $n: $(wc -l <"$ZDTM/shard.list") of $(grep -vc '^#' "$ZDTM_BUILD/static.list") static tests"
 	zdtm_set "$ZDTM/shard.list"
+	check "the set ran to its end (its summary is written)" test -s "$OUT/zdtm/summary"
 	check "rmmod" rmmod khup
 }

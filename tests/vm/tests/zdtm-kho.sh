@@ -8,6 +8,7 @@ VM_TIMEOUT=1200
 stage1() {
 	zdtm_setup
 	zdtm_set "$ZDTM_LISTS/subset"
+	check "the set ran to its end (its summary is written)" test -s "$OUT/zdtm/summary"
 	zdtm_memfd maps00 memfd03 shmemfd cow01
 	check "rmmod" rmmod khup
 }
