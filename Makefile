@@ -96,7 +96,7 @@ zdtm-build: criu
 
 # Every static ZDTM test through zdtm.py with --kho on dump and restore, on
 # ZDTM_KERNEL, split over ZDTM_JOBS VMs (default one per core;
-# scripts/run-zdtm; about 46 min on 2 cores; tests/zdtm/exclude lists
+# scripts/run-zdtm; 35 to 48 min on 2 cores; tests/zdtm/exclude lists
 # what is not run).
 zdtm: modules-zdtm plugin userspace zdtm-build
 	scripts/run-zdtm --kernel $(ZDTM_KERNEL) $(VMFLAGS)
