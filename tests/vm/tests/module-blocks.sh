@@ -69,6 +69,7 @@ stage4() {
 }
 
 stage5() {
+	local blocks
 	check_eq "no memory for the list: the incoming node has no block list" "$(blocks_of "$node_in")" none
 	restored_intact "no list"
 	check "no list: no page restored in blocks" test -z "$(restored_blocks)"
