@@ -9,7 +9,8 @@
 # VM's own guest_ns_per_page) becomes one row of its own; the throttle_*
 # keys of a disk-D mode go into each of its rows. The memcached run's modes
 # are memcached-MODE (bench/memcached-bench.sh: first get, throughput back
-# to 90 %, keys verified).
+# to 90 %, keys verified). restore_mod_* are the module's counters over
+# the restore (bench/lib.sh, MOD_KEYS).
 
 BEGIN {
 	ncol = split("size_mib,thp,mode,rep,pages,dump_ms,handover_ms,attach_ms,restore_ms,total_ms," \
@@ -23,7 +24,7 @@ BEGIN {
 		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f,calib_host_load," \
 		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write," \
 		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified," \
-		"boot_images", col, ",")
+		"boot_images,readback_ms,readback_ns_per_page,commit_ms", col, ",")
 }
 
 /^#/ { next }
@@ -108,6 +109,14 @@ END {
 		o["restore_compact_stall"] = get(r, m, "restore_vm_compact_stall")
 		o["restore_thp_alloc"] = get(r, m, "restore_vm_thp_fault_alloc")
 		o["restore_sectors_read"] = get(r, m, "restore_sectors_read")
+		# the module's read calls during the restore (for lazy: the
+		# daemon's, until the end of the fill) and its commit
+		b = get(r, m, "restore_mod_read_bytes")
+		if (b != "" && b > 0) {
+			o["readback_ms"] = ms(get(r, m, "restore_mod_read_ns"))
+			o["readback_ns_per_page"] = per(get(r, m, "restore_mod_read_ns"), b / 4096)
+			o["commit_ms"] = ms(get(r, m, "restore_mod_commit_ns"))
+		}
 		o["first_answer_ms"] = ms(get(r, m, "first_answer_ns"))
 		o["fill_ms"] = ms(get(r, m, "fill_ns"))
 		f = get(r, m, "fill_ns")

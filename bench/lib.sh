@@ -178,6 +178,11 @@ quiesce() {
 # Work counts, hardware-independent: vmstat counters and the disk's
 # sectors, as deltas over a phase (PHASE_vm_KEY, PHASE_sectors_*).
 VM_KEYS="pgfault pgmajfault pgalloc_dma32 pgalloc_normal pgalloc_movable pgfree pgmigrate_success compact_stall thp_fault_alloc thp_fault_fallback thp_collapse_alloc"
+# The module's counters of a read-back (what the restorer or the
+# lazy-pages daemon read through it, and the time spent in its read
+# calls, copy and faults on the destination included) and of the commit
+# that frees the consumed pages: where an eager restore's time goes
+MOD_KEYS="read_bytes read_ns consumed commit_ns freed"
 # work_snap FILE: the counters now
 work_snap() {
 	{
@@ -185,23 +190,25 @@ work_snap() {
 			$1 in want { print $1, $2 }' /proc/vmstat
 		# every virtio disk: a disk mode's images may be on any of them
 		cat /sys/block/vd*/stat | awk '{ r += $3; w += $7 } END { print "sectors_read", r; print "sectors_written", w }'
+		if [ -e /dev/khup ]; then
+			"$NL" stats | awk -v keys="$MOD_KEYS" 'BEGIN { n = split(keys, k, " "); for (i = 1; i <= n; i++) want[k[i]] = 1 }
+				$1 in want { print "mod_" $1, $2 }'
+		fi
 	} | LC_ALL=C sort >"$1"
 }
 # work_put REP MODE PHASE FILE: put the deltas since work_snap FILE
+# (PHASE_vm_KEY, PHASE_sectors_*, PHASE_mod_KEY)
 work_put() {
 	local k a b
 	work_snap "$4.now"
 	while read -r k a b; do
-		case $k in sectors_*) put "$1" "$2" "$3_$k" $((b - a)) ;; *) put "$1" "$2" "$3_vm_$k" $((b - a)) ;; esac
+		case $k in sectors_* | mod_*) put "$1" "$2" "$3_$k" $((b - a)) ;; *) put "$1" "$2" "$3_vm_$k" $((b - a)) ;; esac
 	done < <(LC_ALL=C join "$4" "$4.now")
 	rm -f "$4" "$4.now"
 }
 
 # stat NAME: one statistic of the module
 nlstat() { "$NL" stats | awk -v k="$1" '$1 == k { print $2 }'; }
-put_stats() {
-	"$NL" stats | while read -r k v; do put "$1" "$2" "stat_$k" "$v"; done
-}
 
 
 # app_gone DIR: the dumped workload's pid is free again (its parent, the

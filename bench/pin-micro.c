@@ -5,7 +5,11 @@
  * fills it, moves it out of KHO scratch (KHUP_IOC_PREPARE), then REPS
  * times: PREPARE again (GUP pin + unpin only: the kernel's own cost),
  * CREATE, PIN in calls of BATCH pages, SEAL, RELEASE; prints ns per 4 KiB
- * page of each step. Run it under -icount shift=0 (1 ns = 1 instruction).
+ * page of each step. Between SEAL and RELEASE it reads the image back as
+ * CRIU's restorer does (preadv() of 4 MiB chunks into fresh memory, which
+ * faults it in) and copies the same memory with memcpy() into fresh memory
+ * and into present memory: the read-back's cost beyond a copy. Run it
+ * under -icount shift=0 (1 ns = 1 instruction).
  *
  *   pin-micro MIB 4k|thp REPS BATCH [remote]
  *
@@ -43,10 +47,54 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* What CRIU's restorer reads before it punches with --kho (patch 0004). */
+#define CHUNK (4ul << 20)
+
+/*
+ * ns to copy @len bytes into fresh memory with the workload's page size
+ * (into present memory when @present) in CHUNK steps: with preadv() from
+ * the reader @fd, or with memcpy() from @src when @fd < 0. The copy must
+ * equal @src.
+ */
+static uint64_t copy_ns(int fd, const char *src, size_t len, int thp,
+			int present)
+{
+	size_t maplen = len + (2 << 20), off;
+	char *map, *dst;
+	uint64_t t0;
+
+	map = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		die("mmap");
+	dst = (char *)(((uintptr_t)map + (2 << 20) - 1) & ~((uintptr_t)(2 << 20) - 1));
+	if (madvise(dst, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		die("madvise");
+	if (present)
+		memset(dst, 0, len);
+	t0 = now();
+	for (off = 0; off < len; off += CHUNK) {
+		size_t n = len - off < CHUNK ? len - off : CHUNK;
+		struct iovec v = { .iov_base = dst + off, .iov_len = n };
+
+		if (fd < 0)
+			memcpy(dst + off, src + off, n);
+		else if (preadv(fd, &v, 1, off) != (ssize_t)n)
+			die("preadv");
+	}
+	t0 = now() - t0;
+	if (memcmp(dst, src, len)) {
+		fprintf(stderr, "pin-micro: the copy differs from the memory\n");
+		exit(1);
+	}
+	munmap(map, maplen);
+	return t0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t mib, len, pages, batch, i, off;
-	uint64_t t0, t_prep, t_pin, t_seal, t_rel;
+	uint64_t t0, t_prep, t_pin, t_seal, t_rel, t_read, t_readp, t_cpy, t_cpyp;
 	int dev, rep, reps, thp, remote, pfd[2];
 	pid_t pid = 0;
 	struct iovec iov;
@@ -98,10 +146,10 @@ int main(int argc, char **argv)
 			die("ptrace");
 		if (waitpid(pid, NULL, 0) != pid)
 			die("waitpid");
-	} else {
-		for (i = 0; i < len; i += 4096)
-			memset(mem + i, (int)(i >> 12) | 1, 4096);
 	}
+	/* the child's contents, here too: what a read-back must return */
+	for (i = 0; i < len; i += 4096)
+		memset(mem + i, (int)(i >> 12) | 1, 4096);
 
 	iov = (struct iovec){ .iov_base = mem, .iov_len = len };
 	{
@@ -123,6 +171,7 @@ int main(int argc, char **argv)
 		};
 		struct khup_create c = { .size = sizeof(c) };
 		struct khup_image_op op = { .size = sizeof(op) };
+		struct khup_open_pages op_read = { .size = sizeof(op_read) };
 
 		t0 = now();
 		if (ioctl(dev, KHUP_IOC_PREPARE, &p))
@@ -154,6 +203,15 @@ int main(int argc, char **argv)
 		if (ioctl(dev, KHUP_IOC_SEAL, &op))
 			die("SEAL");
 		t_seal = now() - t0;
+		op_read.id = c.id;
+		op_read.pid = pid ? pid : getpid();
+		if (ioctl(dev, KHUP_IOC_OPEN_PAGES, &op_read) < 0)
+			die("OPEN_PAGES");
+		t_read = copy_ns(op_read.fd, mem, len, thp, 0);
+		t_readp = copy_ns(op_read.fd, mem, len, thp, 1);
+		close(op_read.fd);
+		t_cpy = copy_ns(-1, mem, len, thp, 0);
+		t_cpyp = copy_ns(-1, mem, len, thp, 1);
 		t0 = now();
 		if (ioctl(dev, KHUP_IOC_RELEASE, &op))
 			die("RELEASE");
@@ -165,6 +223,11 @@ int main(int argc, char **argv)
 		       (double)(t_pin + t_seal) / pages,
 		       (double)t_rel / pages,
 		       (unsigned long long)p.nr_migrated);
+		printf("rep %d %s%s %zu MiB chunk %lu KiB: ns/page read-back %.0f (into present pages %.0f) memcpy %.0f (%.0f)\n",
+		       rep, thp ? "thp" : "4k", remote ? " remote" : "", mib,
+		       CHUNK >> 10, (double)t_read / pages,
+		       (double)t_readp / pages, (double)t_cpy / pages,
+		       (double)t_cpyp / pages);
 	}
 	if (pid)
 		kill(pid, SIGKILL);
