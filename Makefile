@@ -189,8 +189,9 @@ test-debug: deps plugin userspace zdtm-build
 demo: kernel plugin modules userspace
 	tests/vm/run --show-output $(VMFLAGS) tests/vm/demo.sh
 
-# Long: about 1.5 h on 2 cores for the default sizes. BENCHFLAGS go to
-# bench/run (e.g. BENCHFLAGS='--sizes "64M 256M" --reps 3').
+# Long: hours, one VM per core (bench/run --jobs). BENCHFLAGS go to
+# bench/run (e.g. BENCHFLAGS='--sizes "64M 256M" --reps 3', or
+# '--resume DIR' to go on with an interrupted run).
 BENCHFLAGS ?=
 bench: kernel plugin modules modules-bench userspace
 	bench/run --kernel $(BENCH_KERNEL) $(BENCHFLAGS)

@@ -40,12 +40,18 @@ bw_start() {
 	wait_file "$1/ready" 1800 || { cat "$1/error" 2>/dev/null; return 1; }
 }
 
-# answer REP MODE DIR T0: ask the restored workload for its first answer
-# (SIGHUP, which reads none of its data: bench-workload's pong) and put
-# its time from T0, the restore's start. Every mode asks right after its
-# restore returned, before anything else is done.
+# app_resume_cmd DIR: the first request to the restored workload, which
+# CRIU's post-resume script sends (bench/lib.sh, criu_restore): SIGHUP,
+# which reads none of its data (bench-workload's pong)
+app_resume_cmd() {
+	rm -f "$1/pong"
+	echo "kill -HUP $(kv "$1/ready" pid)"
+}
+
+# answer REP MODE DIR T0: the restored workload's answer to that request;
+# its time from T0, the restore's start
 answer() {
-	check "rep $1 $2: the restored workload answers" wl_ping "$3"
+	check "rep $1 $2: the restored workload answers" wait_file "$3/pong" 60
 	[ -f "$3/pong" ] && put "$1" "$2" first_answer_ns $(($(kv "$3/pong" time_ns) - $4))
 }
 
@@ -93,13 +99,13 @@ references() {
 	memwatch_start
 	work_snap /tmp/work
 	t1=$(now)
-	check "ref $r: criu restore from tmpfs" "$CRIU" restore -D "$img" --restore-detached -v2 -o restore.log
+	check "ref $r: criu restore from tmpfs" criu_restore "$wl" -D "$img" --restore-detached -v2 -o restore.log
 	t2=$(now)
 	answer "$r" tmpfs "$wl" "$t1"
 	work_put "$r" tmpfs restore /tmp/work
 	memwatch_stop "$r" tmpfs
 	put "$r" tmpfs restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
-	put "$r" tmpfs restore_ns $((t2 - t1))
+	put_restore "$r" tmpfs "$t1" "$t2"
 	check "ref $r: tmpfs-restored workload intact" bw_verify "$wl" "$r" tmpfs
 	app_stop "$wl"
 	rm -rf "$img"

@@ -24,7 +24,7 @@ BEGIN {
 		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f,calib_host_load," \
 		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write," \
 		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified," \
-		"boot_images,readback_ms,readback_ns_per_page,commit_ms", col, ",")
+		"boot_images,readback_ms,readback_ns_per_page,commit_ms,restore_exit_ms", col, ",")
 }
 
 /^#/ { next }
@@ -60,6 +60,7 @@ END {
 		o["boot_images"] = get(r, m, "boot_images")
 		o["attach_ms"] = ms(get(r, m, "attach_ns"))
 		o["restore_ms"] = ms(get(r, m, "restore_ns"))
+		o["restore_exit_ms"] = ms(get(r, m, "restore_exit_ns"))
 		b = m; sub(/^memcached-/, "", b)
 		if (b == "khup" || b == "lazy" || b == "luo" || b ~ /^disk/) {
 			d = get(r, m, "dump_ns"); h = get(r, m, "handover_ns"); a = get(r, m, "attach_ns"); s = get(r, m, "restore_ns")

@@ -166,13 +166,101 @@ pid_base() {
 
 # quiesce: the same starting point for every workload and every restore:
 # dirty data written, page cache dropped, free memory compacted; then the
-# files every restore reads (CRIU, its plugin, the workload, over 9p;
-# BENCH_WARM: the test's own) read again, so that no mode pays for them
+# files every restore reads over 9p read again (warm), so that no mode
+# pays for them
 quiesce() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	echo 1 >/proc/sys/vm/compact_memory
-	cat "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" ${BENCH_WARM:-} >/dev/null 2>&1 || true
+	warm
+}
+# warm: read the files every restore reads over 9p: CRIU, the plugin, the
+# workload, the action script's shell, the shared libraries of all of
+# them (dropped with the caches too: without them every restore paid for
+# reading about 20 libraries over 9p, in real time, which -icount counts
+# while the guest waits, so the restore times varied with the host's
+# load) and BENCH_WARM
+warm() {
+	if [ -z "${WARM_FILES:-}" ]; then
+		WARM_FILES="$CRIU $(ls "$KHUP_PLUGIN_DIR"/*.so) $BW $BASH $(ldd "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" "$BASH" 2>/dev/null |
+			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u | tr '\n' ' ')"
+	fi
+	cat $WARM_FILES ${BENCH_WARM:-} >/dev/null 2>&1 || true
+}
+
+# localize: copy the programs the dumps and restores run or restore (CRIU,
+# its plugin, the workload, the action script's shell, insmod, mount,
+# luo-images, khup-nl; BENCH_LOCAL: the test's own; BENCH_LOCAL_VARS:
+# names of variables holding more), with the shared libraries they load,
+# to the guest's tmpfs, and use the copies (the variables, PATH,
+# LD_LIBRARY_PATH). On the 9p root every open of a file is a round trip to
+# QEMU on the host, and under -icount the guest's wait counts in real
+# time: restores of 32 MiB took 0.1 to 0.6 s depending on the host's load.
+# Every boot copies them again with their times (cp -p): a restored
+# process maps the files it mapped at dump. The dynamic loader stays on
+# 9p (one file per exec; warm reads it).
+LOCAL=/tmp/bench-local
+localize() {
+	local v f
+	mkdir -p "$LOCAL/bin" "$LOCAL/lib" "$LOCAL/plugins" || return 1
+	cp -p "$KHUP_PLUGIN_DIR"/*.so "$LOCAL/plugins/" || return 1
+	BENCH_SH=$BASH
+	for v in CRIU BW LUO NL BENCH_SH ${BENCH_LOCAL_VARS:-}; do
+		cp -p "${!v}" "$LOCAL/bin/" || return 1
+		printf -v "$v" '%s' "$LOCAL/bin/$(basename "${!v}")"
+	done
+	for f in "$(command -v insmod)" "$(command -v mount)" ${BENCH_LOCAL:-}; do
+		cp -p "$f" "$LOCAL/bin/" || return 1
+	done
+	for f in $(ldd "$LOCAL"/bin/* "$LOCAL"/plugins/*.so 2>/dev/null |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u); do
+		cp -p "$f" "$LOCAL/lib/" || return 1
+	done
+	KHUP_PLUGIN_DIR=$LOCAL/plugins
+	export LD_LIBRARY_PATH=$LOCAL/lib PATH=$LOCAL/bin:$PATH
+}
+
+# A restore's span ends when CRIU resumes the restored tasks, not when
+# criu restore returns: what CRIU does after that (the khup plugin's
+# commit, which frees the consumed pages, and its other clean-up) runs
+# beside the restored workload. CRIU's post-resume action script
+# (RESUME_SCRIPT) stamps the moment (restore_ns ends there;
+# restore_exit_ns at criu's return) and starts the workload's first
+# request (app_resume_cmd DIR), so that no mode's first answer waits for
+# CRIU's exit either. Only bash's own EPOCHREALTIME, builtins and a
+# subshell: a program would first be read over 9p (quiesce dropped it).
+RESUME_SCRIPT=/tmp/bench-resume.sh
+RESUMED=/tmp/bench-resumed
+resume_script() {
+	cat >"$RESUME_SCRIPT" <<EOF
+#!${BENCH_SH:-$BASH}
+# CRIU action script of the benchmarks (bench/lib.sh)
+[ "\${CRTOOLS_SCRIPT_ACTION:-}" = post-resume ] || exit 0
+t=\${EPOCHREALTIME//[.,]/}
+echo "\${t}000" >$RESUMED
+# a subshell, not a program: nothing to read over 9p before the request
+[ -z "\${BENCH_ON_RESUME:-}" ] || (eval "\$BENCH_ON_RESUME") </dev/null >/dev/null 2>&1 &
+exit 0
+EOF
+	chmod +x "$RESUME_SCRIPT"
+}
+# criu_restore DIR ARGS...: criu restore ARGS, timed by the post-resume
+# script, which sends the first request of the workload in DIR
+criu_restore() {
+	local dir=$1 cmd
+	shift
+	rm -f "$RESUMED"
+	cmd=$(app_resume_cmd "$dir")
+	BENCH_ON_RESUME=$cmd "$CRIU" restore --action-script "$RESUME_SCRIPT" "$@"
+}
+# put_restore REP MODE T0 T1: restore_ns (T0 to the tasks' resume) and
+# restore_exit_ns (T0 to criu's return at T1)
+put_restore() {
+	local tr
+	tr=$(cat "$RESUMED" 2>/dev/null) || tr=
+	check "rep $1 $2: CRIU resumed the restored tasks (post-resume script)" test -n "$tr"
+	put "$1" "$2" restore_ns $((${tr:-$4} - $3))
+	put "$1" "$2" restore_exit_ns $(($4 - $3))
 }
 
 # Work counts, hardware-independent: vmstat counters and the disk's
@@ -257,7 +345,7 @@ memwatch_stop() {
 }
 
 stage_setup() {
-	local t0 t1 m dev mnt
+	local t0 t1 m dev mnt rc
 	if [ "$BENCH_THP" = 1 ]; then
 		echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
 	else
@@ -275,12 +363,16 @@ stage_setup() {
 	note "bench: ${BENCH_WHAT:-} ${BENCH_MIB} MiB, $THP, rep/stage $STAGE of $VM_STAGES, $(uname -r), THP $(cat /sys/kernel/mm/transparent_hugepage/enabled), reference disks: ${BENCH_DISKS:-none}"
 	need_plugin
 	check "bench-workload is built (bench/run builds it)" test -x "$BW"
-	# CRIU, its libraries and the plugin come over 9p: read them once so
-	# that the first restore after boot is not charged for it
+	# not in check's subshell: it sets the variables of the copies
+	rc=0
+	localize || rc=$?
+	check_eq "the programs of the dumps and restores copied to tmpfs" "$rc" 0
+	cp "$(khup_ko)" "$LOCAL/khup.ko"
 	"$CRIU" --version >/dev/null 2>&1
-	cat "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" ${BENCH_WARM:-} >/dev/null 2>&1
+	resume_script
+	warm
 	t0=$(now)
-	check "module loads" insmod "$(khup_ko)"
+	check "module loads" insmod "$LOCAL/khup.ko"
 	t1=$(now)
 	MODULE_NS=$((t1 - t0))
 	declare -gA MOUNT_NS
@@ -374,13 +466,13 @@ restore_luo() {
 	check "rep $r luo: memfds retrieved from LUO" \
 		bash -c "'$LUO' restore luo-$r '$img' >/tmp/luo-restore-$r.out"
 	t1=$(now)
-	check "rep $r luo: criu restore from the memfds" "$CRIU" restore -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
+	check "rep $r luo: criu restore from the memfds" criu_restore "$wl" -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
 	t2=$(now)
 	app_answer "$r" luo "$wl" "$t1"
 	work_put "$r" luo restore /tmp/work
 	memwatch_stop "$r" luo
 	put "$r" luo attach_ns $((t1 - t0))
-	put "$r" luo restore_ns $((t2 - t1))
+	put_restore "$r" luo "$t1" "$t2"
 	put "$r" luo restore_extra_b $((MW_EXTRA - BENCH_MIB * 1048576))
 	check "rep $r luo: restored workload intact" app_verify "$wl" "$r" luo
 	app_stop "$wl"
@@ -478,14 +570,14 @@ restore_khup() {
 	memwatch_start
 	work_snap /tmp/work
 	t0=$(now)
-	check "rep $r khup: criu restore --kho" "$CRIU" restore --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
+	check "rep $r khup: criu restore --kho" criu_restore "$wl" --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
 	t1=$(now)
 	app_answer "$r" khup "$wl" "$t0"
 	work_put "$r" khup restore /tmp/work
 	memwatch_stop "$r" khup
 	extra=$MW_EXTRA
 	show_log "$img/restore.log"
-	put "$r" khup restore_ns $((t1 - t0))
+	put_restore "$r" khup "$t0" "$t1"
 	put "$r" khup restore_extra_b "$extra"
 	check "rep $r khup: restored workload intact" app_verify "$wl" "$r" khup
 	app_stop "$wl"
@@ -500,7 +592,7 @@ restore_khup() {
 # first answer and to the end of the fill (the daemon exits once every
 # page is copied and the image committed)
 restore_lazy() {
-	local r=$1 wl=$MNT/lazy-wl-$1 t0 t1 t2 left rc=0
+	local r=$1 wl=$MNT/lazy-wl-$1 t0 t1 t2 left rc=0 cmd
 	IMG=$MNT/lazy-img-$r
 	put_handover "$r" lazy
 	put "$r" lazy attach_ns "$MODULE_NS"
@@ -508,8 +600,12 @@ restore_lazy() {
 	lazy_daemon_start "rep $r lazy: criu lazy-pages --kho takes the image's claim" lazy.log
 	memwatch_start
 	work_snap /tmp/work
+	rm -f "$RESUMED"
+	cmd=$(app_resume_cmd "$wl")
 	t0=$(now)
-	if lazy_restore restore.log; then
+	# tests/vm/progs/criu-kho.sh's lazy_restore, timed as criu_restore
+	if BENCH_ON_RESUME=$cmd criu_run "$IMG/restore.log" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD" \
+		--restore-detached --action-script "$RESUME_SCRIPT"; then
 		t1=$(now)
 		pass "rep $r lazy: criu restore --kho --lazy-pages"
 	else
@@ -528,7 +624,7 @@ restore_lazy() {
 	show_log "$IMG/lazy.log"
 	show_log "$IMG/restore.log"
 	check_eq "rep $r lazy: the lazy-pages daemon filled everything and exited 0" "$rc" 0
-	put "$r" lazy restore_ns $((t1 - t0))
+	put_restore "$r" lazy "$t0" "$t1"
 	put "$r" lazy fill_ns $((t2 - t0))
 	put "$r" lazy left_at_answer "${left:-0}"
 	put "$r" lazy restore_extra_b "$MW_EXTRA"
@@ -549,13 +645,13 @@ restore_disk() {
 	memwatch_start
 	work_snap /tmp/work
 	t0=$(now)
-	check "rep $r $m: criu restore from ext4" "$CRIU" restore -D "$img" --restore-detached -v2 -o restore.log
+	check "rep $r $m: criu restore from ext4" criu_restore "$wl" -D "$img" --restore-detached -v2 -o restore.log
 	t1=$(now)
 	app_answer "$r" "$m" "$wl" "$t0"
 	work_put "$r" "$m" restore /tmp/work
 	memwatch_stop "$r" "$m"
 	extra=$MW_EXTRA
-	put "$r" "$m" restore_ns $((t1 - t0))
+	put_restore "$r" "$m" "$t0" "$t1"
 	# what the restore needed beyond the process's own memory (page cache)
 	put "$r" "$m" restore_extra_b $((extra - BENCH_MIB * 1048576))
 	check "rep $r $m: restored workload intact" app_verify "$wl" "$r" "$m"

@@ -36,6 +36,9 @@ BENCH_THP=0
 . "${KHUP_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/bench/lib.sh"
 MC=/usr/bin/memcached
 MC_TOOLS="/usr/bin/memccp /usr/bin/memccat /usr/bin/memcping /usr/bin/memcstat"
+# run from the guest's tmpfs (bench/lib.sh, localize): the tools by name
+BENCH_LOCAL_VARS=MC
+BENCH_LOCAL=$MC_TOOLS
 # quiesce reads these again after dropping the caches (the root is 9p):
 # the server, the clients and their libraries
 if [ -n "${STAGE:-}" ]; then
@@ -125,20 +128,29 @@ app_start() {
 
 app_pid() { cat "$1/pid"; }
 
-# app_answer REP MODE DIR T0: first get, then load batches until one runs
-# at >= 90 % of the pre-dump rate (at most 200 batches)
+# app_resume_cmd DIR: the first get, which CRIU's post-resume script
+# starts (bench/lib.sh, criu_restore): a sampled key, tried every 10 ms
+# for 60 s; the time of the first success goes to DIR/first_get
+app_resume_cmd() {
+	local key
+	key=$(awk 'NR == 1 { print $1 }' "$1/sample")
+	rm -f "$1/first_get"
+	# shellcheck disable=SC2016 # expanded by the script's shell
+	printf 'for ((i = 0; i < 6000; i++)); do memccat %q %q >/dev/null 2>&1 && { t=${EPOCHREALTIME//[.,]/}; echo ${t}000 >%q; break; }; sleep 0.01; done' \
+		"$(mc_srv "$1")" "$key" "$1/first_get"
+}
+
+# app_answer REP MODE DIR T0: the first get's time, then load batches
+# until one runs at >= 90 % of the pre-dump rate (at most 200 batches)
 app_answer() {
-	local r=$1 m=$2 dir=$3 t0=$4 key i rate pre
-	key=$(awk 'NR == 1 { print $1 }' "$dir/sample")
-	for ((i = 0; i < 6000; i++)); do
-		memccat "$(mc_srv "$dir")" "$key" >/dev/null 2>&1 && break
-		sleep 0.01
-	done
-	if [ "$i" -lt 6000 ]; then
-		put "$r" "$m" first_get_ns $(($(now) - t0))
+	local r=$1 m=$2 dir=$3 t0=$4 i rate pre
+	# the poller writes the file in one go, but may be caught between
+	# creating and writing it
+	if wait_file "$dir/first_get" 60 && sleep 0.1 && [ -s "$dir/first_get" ]; then
+		put "$r" "$m" first_get_ns $(($(cat "$dir/first_get") - t0))
 		pass "rep $r $m: memcached answers a get"
 	else
-		fail "rep $r $m: memcached answers a get" "no successful get of $key in 60 s"
+		fail "rep $r $m: memcached answers a get" "no successful get of $(awk 'NR == 1 { print $1 }' "$dir/sample") in 60 s"
 		return
 	fi
 	pre=$(cat "$dir/rate")
