@@ -174,12 +174,10 @@ quiesce() {
 	echo 1 >/proc/sys/vm/compact_memory
 	warm
 }
-# warm: read the files every restore reads over 9p: CRIU, the plugin, the
-# workload, the action script's shell, the shared libraries of all of
-# them (dropped with the caches too: without them every restore paid for
-# reading about 20 libraries over 9p, in real time, which -icount counts
-# while the guest waits, so the restore times varied with the host's
-# load) and BENCH_WARM
+# warm: read again what every dump and restore reads from the 9p root
+# (after localize, mostly the dynamic loader; before it, the programs and
+# their libraries) and BENCH_WARM: a read over 9p waits for the host, and
+# under -icount the wait counts in real time
 warm() {
 	if [ -z "${WARM_FILES:-}" ]; then
 		WARM_FILES="$CRIU $(ls "$KHUP_PLUGIN_DIR"/*.so) $BW $BASH $(ldd "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" "$BASH" 2>/dev/null |
