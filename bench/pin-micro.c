@@ -51,6 +51,26 @@ static void die(const char *what)
 #define CHUNK (4ul << 20)
 
 /*
+ * @len bytes of private anonymous memory at a 2 MiB boundary, advised for
+ * THP or against it; *@maplen is the whole mapping's length for munmap()
+ * of the returned *@map.
+ */
+static char *map_aligned(size_t len, int thp, char **map, size_t *maplen)
+{
+	char *p;
+
+	*maplen = len + (2 << 20);
+	*map = mmap(NULL, *maplen, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*map == MAP_FAILED)
+		die("mmap");
+	p = (char *)(((uintptr_t)*map + (2 << 20) - 1) & ~((uintptr_t)(2 << 20) - 1));
+	if (madvise(p, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		die("madvise");
+	return p;
+}
+
+/*
  * ns to copy @len bytes into fresh memory with the workload's page size
  * (into present memory when @present) in CHUNK steps: with preadv() from
  * the reader @fd, or with memcpy() from @src when @fd < 0. The copy must
@@ -59,17 +79,11 @@ static void die(const char *what)
 static uint64_t copy_ns(int fd, const char *src, size_t len, int thp,
 			int present)
 {
-	size_t maplen = len + (2 << 20), off;
+	size_t maplen, off;
 	char *map, *dst;
 	uint64_t t0;
 
-	map = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
-		die("mmap");
-	dst = (char *)(((uintptr_t)map + (2 << 20) - 1) & ~((uintptr_t)(2 << 20) - 1));
-	if (madvise(dst, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
-		die("madvise");
+	dst = map_aligned(len, thp, &map, &maplen);
 	if (present)
 		memset(dst, 0, len);
 	t0 = now();
@@ -98,7 +112,8 @@ int main(int argc, char **argv)
 	int dev, rep, reps, thp, remote, pfd[2];
 	pid_t pid = 0;
 	struct iovec iov;
-	char *mem;
+	char *mem, *map;
+	size_t maplen;
 
 	if (argc != 5 && argc != 6) {
 		fprintf(stderr, "usage: pin-micro MIB 4k|thp REPS BATCH [remote]\n");
@@ -116,13 +131,7 @@ int main(int argc, char **argv)
 	dev = open("/dev/khup", O_RDWR);
 	if (dev < 0)
 		die("/dev/khup");
-	mem = mmap(NULL, len + (2 << 20), PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		die("mmap");
-	mem = (char *)(((uintptr_t)mem + (2 << 20) - 1) & ~((uintptr_t)(2 << 20) - 1));
-	if (madvise(mem, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
-		die("madvise");
+	mem = map_aligned(len, thp, &map, &maplen);
 	if (remote) {
 		char c;
 
