@@ -22,7 +22,8 @@
 #   restore  from the restore's start (criu restore; for luo after the
 #            memfds' retrieval, its attach, as for the other restores):
 #            the first successful get (memccat of a known key, retried
-#            every 10 ms) and the end of the first batch whose rate is
+#            every 10 ms from the tasks' resume: CRIU's post-resume
+#            script starts it) and the end of the first batch whose rate is
 #            >= 90 % of the pre-dump rate (guest CLOCK_MONOTONIC through
 #            date +%s%N, within one boot)
 #   verify   memccat of the 64 sampled keys, compared with their files'
