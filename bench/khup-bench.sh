@@ -27,7 +27,7 @@
 #   stage 2xREPS+1 the last restores (luo's)
 # Before any timed run of a boot, "criu check" (CRIU's first-run feature
 # probe, /run/criu.kdat); before every workload start and every restore,
-# quiesce (sync, drop caches, compact, then warm CRIU's files again).
+# quiesce (sync, drop caches, compact, then read the dynamic loader again).
 . "${KHUP_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/bench/lib.sh"
 
 # bw_start DIR PIDBASE: start the workload; its pid is above PIDBASE
@@ -41,7 +41,7 @@ bw_start() {
 }
 
 # app_resume_cmd DIR: the first request to the restored workload, which
-# CRIU's post-resume script sends (bench/lib.sh, criu_restore): SIGHUP,
+# CRIU's post-resume script sends (bench/lib.sh, resume_arm): SIGHUP,
 # which reads none of its data (bench-workload's pong)
 app_resume_cmd() {
 	rm -f "$1/pong"
@@ -98,8 +98,9 @@ references() {
 	quiesce
 	memwatch_start
 	work_snap /tmp/work
+	resume_arm "$wl"
 	t1=$(now)
-	check "ref $r: criu restore from tmpfs" criu_restore "$wl" -D "$img" --restore-detached -v2 -o restore.log
+	check "ref $r: criu restore from tmpfs" "$CRIU" restore --action-script "$RESUME_SCRIPT" -D "$img" --restore-detached -v2 -o restore.log
 	t2=$(now)
 	answer "$r" tmpfs "$wl" "$t1"
 	work_put "$r" tmpfs restore /tmp/work

@@ -15,7 +15,8 @@
 # and optionally bench_first_stage (stage 1, before the dumps). Optional
 # settings: BENCH_MODES (default "khup lazy luo disk"; a disk-D mode is
 # added per BENCH_DISKS), BENCH_PREFIX (put before every mode in
-# bench.kv), BENCH_WARM (files quiesce reads again), BENCH_WHAT (a note).
+# bench.kv), BENCH_LOCAL and BENCH_LOCAL_VARS (more programs localize
+# copies to tmpfs), BENCH_WHAT (a note).
 #
 # Parameters, from the host's environment:
 #   BENCH_MIB=N      workload size in MiB (default 64)
@@ -165,25 +166,16 @@ pid_base() {
 }
 
 # quiesce: the same starting point for every workload and every restore:
-# dirty data written, page cache dropped, free memory compacted; then the
-# files every restore reads over 9p read again (warm), so that no mode
-# pays for them
+# dirty data written, page cache dropped, free memory compacted; then what
+# every exec still reads from the 9p root, the dynamic loader (LOADERS,
+# see localize), read again: a read over 9p waits for the host, and under
+# -icount the wait counts in real time
 quiesce() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	echo 1 >/proc/sys/vm/compact_memory
-	warm
-}
-# warm: read again what every dump and restore reads from the 9p root
-# (after localize, mostly the dynamic loader; before it, the programs and
-# their libraries) and BENCH_WARM: a read over 9p waits for the host, and
-# under -icount the wait counts in real time
-warm() {
-	if [ -z "${WARM_FILES:-}" ]; then
-		WARM_FILES="$CRIU $(ls "$KHUP_PLUGIN_DIR"/*.so) $BW $BASH $(ldd "$CRIU" "$KHUP_PLUGIN_DIR"/*.so "$BW" "$BASH" 2>/dev/null |
-			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u | tr '\n' ' ')"
-	fi
-	cat $WARM_FILES ${BENCH_WARM:-} >/dev/null 2>&1 || true
+	# shellcheck disable=SC2086 # paths without spaces
+	cat ${LOADERS:-} >/dev/null 2>&1 || true
 }
 
 # localize: copy the programs the dumps and restores run or restore (CRIU,
@@ -193,13 +185,14 @@ warm() {
 # to the guest's tmpfs, and use the copies (the variables, PATH,
 # LD_LIBRARY_PATH). On the 9p root every open of a file is a round trip to
 # QEMU on the host, and under -icount the guest's wait counts in real
-# time: restores of 32 MiB took 0.1 to 0.6 s depending on the host's load.
+# time (with the host's load, restores of the same 32 MiB took 0.1 to
+# 0.6 s; 9p was one of the waits).
 # Every boot copies them again with their times (cp -p): a restored
 # process maps the files it mapped at dump. The dynamic loader stays on
-# 9p (one file per exec; warm reads it).
+# 9p (one file per exec; LOADERS, which quiesce reads again).
 LOCAL=/tmp/bench-local
 localize() {
-	local v f
+	local v f deps
 	mkdir -p "$LOCAL/bin" "$LOCAL/lib" "$LOCAL/plugins" || return 1
 	cp -p "$KHUP_PLUGIN_DIR"/*.so "$LOCAL/plugins/" || return 1
 	BENCH_SH=$BASH
@@ -210,10 +203,11 @@ localize() {
 	for f in "$(command -v insmod)" "$(command -v mount)" ${BENCH_LOCAL:-}; do
 		cp -p "$f" "$LOCAL/bin/" || return 1
 	done
-	for f in $(ldd "$LOCAL"/bin/* "$LOCAL"/plugins/*.so 2>/dev/null |
-		awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u); do
+	deps=$(ldd "$LOCAL"/bin/* "$LOCAL"/plugins/*.so 2>/dev/null)
+	for f in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 }' <<<"$deps" | sort -u); do
 		cp -p "$f" "$LOCAL/lib/" || return 1
 	done
+	LOADERS=$(awk '$1 ~ /^\// { print $1 }' <<<"$deps" | sort -u | tr '\n' ' ')
 	KHUP_PLUGIN_DIR=$LOCAL/plugins
 	export LD_LIBRARY_PATH=$LOCAL/lib PATH=$LOCAL/bin:$PATH
 }
@@ -226,7 +220,9 @@ localize() {
 # restore_exit_ns at criu's return) and starts the workload's first
 # request (app_resume_cmd DIR), so that no mode's first answer waits for
 # CRIU's exit either. Only bash's own EPOCHREALTIME, builtins and a
-# subshell: a program would first be read over 9p (quiesce dropped it).
+# subshell: a program would first have to be read. resume_arm DIR, before
+# a restore's start is taken, prepares the request; the restore passes
+# --action-script "$RESUME_SCRIPT".
 RESUME_SCRIPT=/tmp/bench-resume.sh
 RESUMED=/tmp/bench-resumed
 resume_script() {
@@ -242,14 +238,10 @@ exit 0
 EOF
 	chmod +x "$RESUME_SCRIPT"
 }
-# criu_restore DIR ARGS...: criu restore ARGS, timed by the post-resume
-# script, which sends the first request of the workload in DIR
-criu_restore() {
-	local dir=$1 cmd
-	shift
+resume_arm() {
 	rm -f "$RESUMED"
-	cmd=$(app_resume_cmd "$dir")
-	BENCH_ON_RESUME=$cmd "$CRIU" restore --action-script "$RESUME_SCRIPT" "$@"
+	BENCH_ON_RESUME=$(app_resume_cmd "$1")
+	export BENCH_ON_RESUME
 }
 # put_restore REP MODE T0 T1: restore_ns (T0 to the tasks' resume) and
 # restore_exit_ns (T0 to criu's return at T1)
@@ -366,9 +358,7 @@ stage_setup() {
 	localize || rc=$?
 	check_eq "the programs of the dumps and restores copied to tmpfs" "$rc" 0
 	cp "$(khup_ko)" "$LOCAL/khup.ko"
-	"$CRIU" --version >/dev/null 2>&1
 	resume_script
-	warm
 	t0=$(now)
 	check "module loads" insmod "$LOCAL/khup.ko"
 	t1=$(now)
@@ -460,11 +450,12 @@ restore_luo() {
 	quiesce
 	memwatch_start
 	work_snap /tmp/work
+	resume_arm "$wl"
 	t0=$(now)
 	check "rep $r luo: memfds retrieved from LUO" \
 		bash -c "'$LUO' restore luo-$r '$img' >/tmp/luo-restore-$r.out"
 	t1=$(now)
-	check "rep $r luo: criu restore from the memfds" criu_restore "$wl" -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
+	check "rep $r luo: criu restore from the memfds" "$CRIU" restore --action-script "$RESUME_SCRIPT" -D "$img" --restore-detached -v2 -o /tmp/luo-restore-$r.log
 	t2=$(now)
 	app_answer "$r" luo "$wl" "$t1"
 	work_put "$r" luo restore /tmp/work
@@ -567,8 +558,9 @@ restore_khup() {
 	quiesce
 	memwatch_start
 	work_snap /tmp/work
+	resume_arm "$wl"
 	t0=$(now)
-	check "rep $r khup: criu restore --kho" criu_restore "$wl" --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
+	check "rep $r khup: criu restore --kho" "$CRIU" restore --action-script "$RESUME_SCRIPT" --kho -D "$img" --restore-detached --libdir "$KHUP_PLUGIN_DIR" -v2 -o restore.log
 	t1=$(now)
 	app_answer "$r" khup "$wl" "$t0"
 	work_put "$r" khup restore /tmp/work
@@ -590,7 +582,7 @@ restore_khup() {
 # first answer and to the end of the fill (the daemon exits once every
 # page is copied and the image committed)
 restore_lazy() {
-	local r=$1 wl=$MNT/lazy-wl-$1 t0 t1 t2 left rc=0 cmd
+	local r=$1 wl=$MNT/lazy-wl-$1 t0 t1 t2 left rc=0
 	IMG=$MNT/lazy-img-$r
 	put_handover "$r" lazy
 	put "$r" lazy attach_ns "$MODULE_NS"
@@ -598,11 +590,10 @@ restore_lazy() {
 	lazy_daemon_start "rep $r lazy: criu lazy-pages --kho takes the image's claim" lazy.log
 	memwatch_start
 	work_snap /tmp/work
-	rm -f "$RESUMED"
-	cmd=$(app_resume_cmd "$wl")
+	resume_arm "$wl"
 	t0=$(now)
-	# tests/vm/progs/criu-kho.sh's lazy_restore, timed as criu_restore
-	if BENCH_ON_RESUME=$cmd criu_run "$IMG/restore.log" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD" \
+	# tests/vm/progs/criu-kho.sh's lazy_restore, with the post-resume script
+	if criu_run "$IMG/restore.log" restore --kho --lazy-pages -D "$IMG" -W "$LAZY_WD" \
 		--restore-detached --action-script "$RESUME_SCRIPT"; then
 		t1=$(now)
 		pass "rep $r lazy: criu restore --kho --lazy-pages"
@@ -642,8 +633,9 @@ restore_disk() {
 	quiesce
 	memwatch_start
 	work_snap /tmp/work
+	resume_arm "$wl"
 	t0=$(now)
-	check "rep $r $m: criu restore from ext4" criu_restore "$wl" -D "$img" --restore-detached -v2 -o restore.log
+	check "rep $r $m: criu restore from ext4" "$CRIU" restore --action-script "$RESUME_SCRIPT" -D "$img" --restore-detached -v2 -o restore.log
 	t1=$(now)
 	app_answer "$r" "$m" "$wl" "$t0"
 	work_put "$r" "$m" restore /tmp/work

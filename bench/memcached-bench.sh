@@ -40,12 +40,6 @@ MC_TOOLS="/usr/bin/memccp /usr/bin/memccat /usr/bin/memcping /usr/bin/memcstat"
 # run from the guest's tmpfs (bench/lib.sh, localize): the tools by name
 BENCH_LOCAL_VARS=MC
 BENCH_LOCAL=$MC_TOOLS
-# quiesce reads these again after dropping the caches (the root is 9p):
-# the server, the clients and their libraries
-if [ -n "${STAGE:-}" ]; then
-	# shellcheck disable=SC2086 # the programs are words
-	BENCH_WARM="$MC $MC_TOOLS $(ldd "$MC" $MC_TOOLS 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u | tr '\n' ' ')"
-fi
 MC_VALUE=65536
 MC_KEYS=$((BENCH_MIB * 1048576 / MC_VALUE))
 MC_BATCH=64
@@ -130,7 +124,7 @@ app_start() {
 app_pid() { cat "$1/pid"; }
 
 # app_resume_cmd DIR: the first get, which CRIU's post-resume script
-# starts (bench/lib.sh, criu_restore): a sampled key, tried every 10 ms
+# starts (bench/lib.sh, resume_arm): a sampled key, tried every 10 ms
 # for 60 s; the time of the first success goes to DIR/first_get
 app_resume_cmd() {
 	local key
