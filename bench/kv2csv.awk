@@ -24,7 +24,7 @@ BEGIN {
 		"calib_host_ns_per_page,calib_vm_ns_per_page,calib_guest_ns_per_page,calib_f,calib_host_load," \
 		"throttle_bps_read,throttle_bps_write,throttle_iops_read,throttle_iops_write," \
 		"first_get_ms,tput90_ms,tput_pre_mib_s,tput_after_mib_s,tput_batches,items,keys_sampled,keys_verified," \
-		"boot_images,readback_ms,readback_ns_per_page,commit_ms,restore_exit_ms", col, ",")
+		"boot_images,readback_ms,readback_ns_per_page,commit_ms,restore_exit_ms,throttle_in_guest", col, ",")
 }
 
 /^#/ { next }
@@ -140,6 +140,7 @@ END {
 		o["throttle_bps_write"] = get(0, m, "throttle_bps_write")
 		o["throttle_iops_read"] = get(0, m, "throttle_iops_read")
 		o["throttle_iops_write"] = get(0, m, "throttle_iops_write")
+		o["throttle_in_guest"] = get(0, m, "throttle_in_guest")
 		for (i = 1; i <= ncol; i++)
 			printf "%s%s", o[col[i]], i < ncol ? "," : "\n"
 	}

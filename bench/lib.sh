@@ -26,9 +26,14 @@
 #                    of tests/vm/run's --disk-throttle options (bench/run:
 #                    "nvme sata"); each adds a mode disk-D on the disk with
 #                    serial khup-diskN. Empty: only the unthrottled disk
+#   BENCH_THROTTLE="D:RB:WB:RI:WI.." each reference disk's limits (read
+#                    and write bytes and requests per second: the device's
+#                    speed / F), set as io.max of mode disk-D's cgroup
+#                    (mode_enter); every disk of BENCH_DISKS needs one
 # The host side reads them when it sources the test for VM_*; they reach
-# the guest on the kernel command line (khupbench.cfg=MIB:THP:REPS and
-# khupbench.disks=D,D), which init passes on to every kexec'd stage.
+# the guest on the kernel command line (khupbench.cfg=MIB:THP:REPS,
+# khupbench.disks=D,D and khupbench.throttle=D:RB:WB:RI:WI,..), which init
+# passes on to every kexec'd stage.
 # Every number goes to $OUT/bench.kv as "REP MODE KEY VALUE" (times in ns,
 # sizes in bytes). Spans within a boot are the guest's CLOCK_MONOTONIC;
 # kexec + boot is read from the TSC on both sides (put_handover).
@@ -47,11 +52,12 @@ BENCH_REPS=${BENCH_REPS:-3}
 BENCH_MODES=${BENCH_MODES:-khup lazy luo disk}
 if [ -n "${KHUP_TOP:-}" ] && [ -n "${STAGE:-}" ]; then
 	# in the guest: the host's values come on the command line
-	BENCH_DISKS=
+	BENCH_DISKS= BENCH_THROTTLE=
 	for kv in $(cat /proc/cmdline); do
 		case "$kv" in
 		khupbench.cfg=*) IFS=: read -r BENCH_MIB BENCH_THP BENCH_REPS <<<"${kv#*=}" ;;
 		khupbench.disks=*) BENCH_DISKS=$(echo "${kv#*=}" | tr , ' ') ;;
+		khupbench.throttle=*) BENCH_THROTTLE=$(echo "${kv#*=}" | tr , ' ') ;;
 		esac
 	done
 	. "$KHUP_TOP/tests/vm/progs/criu-kho.sh"
@@ -79,6 +85,7 @@ VM_STAGES=$((BENCH_REPS * BOOT_NG + 1))
 # liveupdate=on: the LUO-memfd baseline (LUO is off unless asked for)
 VM_CMDLINE="khupbench.cfg=$BENCH_MIB:$BENCH_THP:$BENCH_REPS liveupdate=on"
 [ -z "${BENCH_DISKS:-}" ] || VM_CMDLINE+=" khupbench.disks=$(echo $BENCH_DISKS | tr ' ' ,)"
+[ -z "${BENCH_THROTTLE:-}" ] || VM_CMDLINE+=" khupbench.throttle=$(echo $BENCH_THROTTLE | tr ' ' ,)"
 VM_DISK=$((BENCH_MIB * 2 + 512))M
 VM_TIMEOUT=${BENCH_TIMEOUT:-$((1200 + BENCH_MIB * 6 * (BENCH_REPS + 1)))}
 
@@ -156,6 +163,79 @@ disk_dev() {
 # disk_mnt MODE: where disk mode MODE's ext4 is mounted (the workloads of
 # every mode live on disk's, $MNT)
 disk_mnt() { if [ "$1" = disk ]; then echo "$MNT"; else echo "$MNT-${1#disk-}"; fi; }
+
+# The modes' cgroups (cgroup v2): each mode's workload, dumps and restores
+# run in a cgroup of its own (mode_enter), so every mode pays the memory
+# controller's charges alike, and a disk-D mode's cgroup has its reference
+# disk's limits as io.max. blk-throttle holds a bio back on the guest's
+# clock, which under -icount is the instruction count: the disk is slowed
+# by F like the CPU at every moment. QEMU's throttle runs on the host's
+# clock and, while the guest CPU is busy, lets a disk read ahead of it
+# (doc/bench.md, "Reference disks"). A read is charged to the reader, the
+# writeback of a dump's images to the cgroup that dirtied them
+# (CONFIG_CGROUP_WRITEBACK), so CRIU's writes and the dump's sync count.
+CG=/sys/fs/cgroup
+
+# cgroups_setup: mount cgroup v2, enable the memory and io controllers,
+# make every mode's cgroup and set the disk-D modes' io.max (each boot)
+cgroups_setup() {
+	local m d spec rb wb ri wi dev want got
+	mountpoint -q "$CG" || mount -t cgroup2 cgroup2 "$CG" || return 1
+	echo "+memory +io" >"$CG/cgroup.subtree_control" || return 1
+	for m in tmpfs $BENCH_MODES; do mkdir -p "$CG/bench-$m" || return 1; done
+	for d in $BENCH_DISKS; do
+		mkdir -p "$CG/bench-disk-$d" || return 1
+		spec=
+		for m in $BENCH_THROTTLE; do [ "${m%%:*}" = "$d" ] && spec=${m#*:}; done
+		[ -n "$spec" ] || { echo "no limits for disk-$d in khupbench.throttle" >&2; return 1; }
+		IFS=: read -r rb wb ri wi <<<"$spec"
+		dev=$(disk_dev "disk-$d") || { echo "no disk for disk-$d" >&2; return 1; }
+		want="$(cat "/sys/block/$dev/dev") rbps=$rb wbps=$wb riops=$ri wiops=$wi"
+		echo "$want" >"$CG/bench-disk-$d/io.max" || return 1
+		got=$(cat "$CG/bench-disk-$d/io.max")
+		[ "$got" = "$want" ] || { echo "disk-$d: io.max reads '$got', not '$want'" >&2; return 1; }
+	done
+}
+# mode_enter MODE: this shell (and what it starts from now on) into MODE's
+# cgroup; mode_leave: back to the root cgroup
+mode_enter() {
+	echo "$BASHPID" 2>/dev/null >"$CG/bench-$1/cgroup.procs" ||
+		fail "into the cgroup of mode $1" "$CG/bench-$1: no such cgroup (cgroups_setup failed)"
+}
+mode_leave() { echo "$BASHPID" >"$CG/cgroup.procs"; }
+
+# throttle_check D: disk-D's limits hold on the guest's clock, for reads
+# (O_DIRECT from the device) and for the path a dump takes (writes through
+# the page cache, then sync: the writeback is the dirtying cgroup's).
+# blk-throttle lets a cgroup that was idle for a slice (100 ms) start with
+# a slice's worth of its limit at once, so each transfer must take at
+# least (bytes - limit x 0.1 s) / limit; 3 slices' worth is moved, at least
+# 64 MiB. A lower bound on guest time, exact under -icount: no timing of
+# the host is asserted.
+throttle_check() {
+	local d=$1 spec= m rb wb mib dev f t0 t1 min
+	for m in $BENCH_THROTTLE; do [ "${m%%:*}" = "$d" ] && spec=${m#*:}; done
+	IFS=: read -r rb wb _ <<<"$spec"
+	dev=$(disk_dev "disk-$d")
+	f=$(disk_mnt "disk-$d")/throttle-check
+	mib=$(((rb > wb ? rb : wb) * 3 / 10 / 1048576 + 1))
+	[ "$mib" -ge 64 ] || mib=64
+	t0=$(now)
+	(mode_enter "disk-$d" && dd if="/dev/$dev" of=/dev/null bs=1M count="$mib" iflag=direct status=none)
+	t1=$(now)
+	min=$(awk -v b=$((mib * 1048576)) -v l="$rb" 'BEGIN { printf "%.0f", (b - l / 10) / l * 1e9 }')
+	check "disk-$d: $mib MiB read (O_DIRECT) in $(((t1 - t0) / 1000000)) ms, io.max allows no less than $((min / 1000000)) ms" \
+		test $((t1 - t0)) -ge "$min"
+	sync
+	t0=$(now)
+	(mode_enter "disk-$d" && dd if=/dev/zero of="$f" bs=1M count="$mib" status=none && sync)
+	t1=$(now)
+	min=$(awk -v b=$((mib * 1048576)) -v l="$wb" 'BEGIN { printf "%.0f", (b - l / 10) / l * 1e9 }')
+	check "disk-$d: $mib MiB written and synced in $(((t1 - t0) / 1000000)) ms, io.max allows no less than $((min / 1000000)) ms" \
+		test $((t1 - t0)) -ge "$min"
+	rm -f "$f"
+	sync
+}
 
 # pid_base MODE: each mode's workload gets pids of its own
 pid_base() {
@@ -376,6 +456,7 @@ stage_setup() {
 		t1=$(now)
 		MOUNT_NS[$m]=$((t1 - t0))
 	done
+	check "cgroups of the modes, the reference disks' io.max" cgroups_setup
 	# CRIU's first-run feature probe (/run/criu.kdat is per boot): paid
 	# here, once, not by whichever mode restores first
 	"$CRIU" check >/dev/null 2>&1 || true
@@ -650,30 +731,35 @@ restore_disk() {
 }
 
 bench_stage() {
-	local r m
+	local r m d
 	"$BW" tsc >"$OUT/tsc.start.$STAGE"
 	stage_setup
 	if [ "$STAGE" = 1 ]; then
+		for d in $BENCH_DISKS; do throttle_check "$d"; done
 		! declare -F bench_first_stage >/dev/null || bench_first_stage
 	else
 		r=$(slot_rep $((STAGE - 1)))
 		for m in $(slot_modes $((STAGE - 1))); do
+			mode_enter "$m"
 			case $m in
 			khup) restore_khup "$r" ;;
 			lazy) restore_lazy "$r" ;;
 			luo) restore_luo "$r" ;;
 			disk*) restore_disk "$r" "$m" ;;
 			esac
+			mode_leave
 		done
 	fi
 	if [ "$STAGE" -lt "$VM_STAGES" ]; then
 		r=$(slot_rep "$STAGE")
 		for m in $(slot_modes "$STAGE"); do
+			mode_enter "$m"
 			case $m in
 			khup | lazy) dump_khup "$r" "$m" ;;
 			luo) dump_luo "$r" ;;
 			disk*) dump_disk "$r" "$m" ;;
 			esac
+			mode_leave
 		done
 		for m in disk $(for d in $BENCH_DISKS; do echo "disk-$d"; done); do
 			check "umount the ext4 disk of $m" umount "$(disk_mnt "$m")"
