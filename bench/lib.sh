@@ -176,6 +176,16 @@ disk_mnt() { if [ "$1" = disk ]; then echo "$MNT"; else echo "$MNT-${1#disk-}"; 
 # (CONFIG_CGROUP_WRITEBACK), so CRIU's writes and the dump's sync count.
 CG=/sys/fs/cgroup
 
+# throttle_spec D: disk-D's limits from BENCH_THROTTLE, "RB:WB:RI:WI"
+throttle_spec() {
+	local m
+	for m in $BENCH_THROTTLE; do
+		[ "${m%%:*}" = "$1" ] && { echo "${m#*:}"; return 0; }
+	done
+	echo "no limits for disk-$1 in khupbench.throttle" >&2
+	return 1
+}
+
 # cgroups_setup: mount cgroup v2, enable the memory and io controllers,
 # make every mode's cgroup and set the disk-D modes' io.max (each boot)
 cgroups_setup() {
@@ -185,9 +195,7 @@ cgroups_setup() {
 	for m in tmpfs $BENCH_MODES; do mkdir -p "$CG/bench-$m" || return 1; done
 	for d in $BENCH_DISKS; do
 		mkdir -p "$CG/bench-disk-$d" || return 1
-		spec=
-		for m in $BENCH_THROTTLE; do [ "${m%%:*}" = "$d" ] && spec=${m#*:}; done
-		[ -n "$spec" ] || { echo "no limits for disk-$d in khupbench.throttle" >&2; return 1; }
+		spec=$(throttle_spec "$d") || return 1
 		IFS=: read -r rb wb ri wi <<<"$spec"
 		dev=$(disk_dev "disk-$d") || { echo "no disk for disk-$d" >&2; return 1; }
 		want="$(cat "/sys/block/$dev/dev") rbps=$rb wbps=$wb riops=$ri wiops=$wi"
@@ -213,26 +221,25 @@ mode_leave() { echo "$BASHPID" >"$CG/cgroup.procs"; }
 # 64 MiB. A lower bound on guest time, exact under -icount: no timing of
 # the host is asserted.
 throttle_check() {
-	local d=$1 spec= m rb wb mib dev f t0 t1 min
-	for m in $BENCH_THROTTLE; do [ "${m%%:*}" = "$d" ] && spec=${m#*:}; done
-	IFS=: read -r rb wb _ <<<"$spec"
+	local d=$1 rb wb mib dev f t0 t1 min rc
+	IFS=: read -r rb wb _ <<<"$(throttle_spec "$d")"
 	dev=$(disk_dev "disk-$d")
 	f=$(disk_mnt "disk-$d")/throttle-check
 	mib=$(((rb > wb ? rb : wb) * 3 / 10 / 1048576 + 1))
 	[ "$mib" -ge 64 ] || mib=64
-	t0=$(now)
-	(mode_enter "disk-$d" && dd if="/dev/$dev" of=/dev/null bs=1M count="$mib" iflag=direct status=none)
+	t0=$(now) rc=0
+	(mode_enter "disk-$d" && dd if="/dev/$dev" of=/dev/null bs=1M count="$mib" iflag=direct status=none) || rc=$?
 	t1=$(now)
 	min=$(awk -v b=$((mib * 1048576)) -v l="$rb" 'BEGIN { printf "%.0f", (b - l / 10) / l * 1e9 }')
-	check "disk-$d: $mib MiB read (O_DIRECT) in $(((t1 - t0) / 1000000)) ms, io.max allows no less than $((min / 1000000)) ms" \
-		test $((t1 - t0)) -ge "$min"
+	check "disk-$d: $mib MiB read (O_DIRECT, exit $rc) in $(((t1 - t0) / 1000000)) ms, io.max allows no less than $((min / 1000000)) ms" \
+		test "$rc" -eq 0 -a $((t1 - t0)) -ge "$min"
 	sync
-	t0=$(now)
-	(mode_enter "disk-$d" && dd if=/dev/zero of="$f" bs=1M count="$mib" status=none && sync)
+	t0=$(now) rc=0
+	(mode_enter "disk-$d" && dd if=/dev/zero of="$f" bs=1M count="$mib" status=none && sync) || rc=$?
 	t1=$(now)
 	min=$(awk -v b=$((mib * 1048576)) -v l="$wb" 'BEGIN { printf "%.0f", (b - l / 10) / l * 1e9 }')
-	check "disk-$d: $mib MiB written and synced in $(((t1 - t0) / 1000000)) ms, io.max allows no less than $((min / 1000000)) ms" \
-		test $((t1 - t0)) -ge "$min"
+	check "disk-$d: $mib MiB written and synced (exit $rc) in $(((t1 - t0) / 1000000)) ms, io.max allows no less than $((min / 1000000)) ms" \
+		test "$rc" -eq 0 -a $((t1 - t0)) -ge "$min"
 	rm -f "$f"
 	sync
 }
