@@ -29,7 +29,7 @@
 #   BENCH_THROTTLE="D:RB:WB:RI:WI.." each reference disk's limits (read
 #                    and write bytes and requests per second: the device's
 #                    speed / F), set as io.max of mode disk-D's cgroup
-#                    (mode_enter); every disk of BENCH_DISKS needs one
+#                    (cgroups_setup); every disk of BENCH_DISKS needs one
 # The host side reads them when it sources the test for VM_*; they reach
 # the guest on the kernel command line (khupbench.cfg=MIB:THP:REPS,
 # khupbench.disks=D,D and khupbench.throttle=D:RB:WB:RI:WI,..), which init
